@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The audit runner against small in-process SMTP servers.
+
+The stand-in servers are CaptureListener instances with an RCPT policy: a
+closed one accepts only the own-domain recipient, an open one accepts all.
+The real-Postfix proof lives in the relay_audit integration target.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_audit as audit
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_cases as rc
+from ansible_collections.mailrelay.smtp.plugins.module_utils._smtp_capture import CaptureListener
+
+
+def closed_policy(rcpt):
+    return "250 2.1.5 Ok" if rcpt == "postmaster@own.example" else "554 5.7.1 Relay access denied"
+
+
+def open_policy(rcpt):
+    return "250 2.1.5 Ok"
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(policy):
+        server = CaptureListener("127.0.0.1", 0, hostname="mx.own.example", rcpt_policy=policy).start()
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        server.stop()
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def settings_for(server, **kwargs):
+    values = dict(host="127.0.0.1", port=server.address[1], role="inbound_relay", own_domains=["own.example"],
+                  timeout=5)
+    values.update(kwargs)
+    return audit.AuditSettings(**values)
+
+
+def verdicts(report):
+    return dict((case["name"], case["verdict"]) for case in report["cases"])
+
+
+def test_closed_server_passes_every_case(servers):
+    server = servers(closed_policy)
+    report = audit.run_audit(settings_for(server), run_id="aaaaaa")
+    assert report["ok"] is True
+    assert report["failed_cases"] == [] and report["inconclusive_cases"] == []
+    assert set(verdicts(report).values()) == {rc.PASS}
+    assert report["server"]["name"] == "mx.own.example"
+    assert report["server"]["address"] == "127.0.0.1"
+    first = report["cases"][0]
+    assert first["name"] == "own-domain-accepted@own.example"
+    assert first["sent"] == ["EHLO relay-audit.example.net", "MAIL FROM:<relay-audit@example.net>",
+                             "RCPT TO:<postmaster@own.example>", "RSET", "QUIT"]
+    assert [r["code"] for r in first["replies"]] == [220, 250, 250, 250, 250, 221]
+    # The server name and address from discovery are used by the tricks.
+    planned = dict((case["name"], case["planned"]) for case in report["cases"])
+    assert planned["percent-hack-server-name"][1].endswith("%example.net@mx.own.example>")
+    assert planned["percent-hack-server-ip"][1].endswith("%example.net@[127.0.0.1]>")
+    # No message was sent to the closed server.
+    assert server.arrivals() == []
+
+
+def test_open_server_without_capture_fails_every_relay_attempt(servers):
+    server = servers(open_policy)
+    report = audit.run_audit(settings_for(server), run_id="bbbbbb")
+    assert report["ok"] is False
+    found = verdicts(report)
+    assert found.pop("own-domain-accepted@own.example") == rc.PASS
+    assert set(found.values()) == {rc.FAIL}
+    assert "percent-hack@own.example" in report["failed_cases"]
+    assert "no capture listener" in report["cases"][1]["reason"]
+    assert server.arrivals() == []  # without a capture nothing is sent after RCPT
+    assert report["summary"].startswith("127.0.0.1:%d (inbound_relay): 39 cases, 1 passed, 38 failed" % server.address[1])
+
+
+def test_accepted_but_never_delivered_passes_with_a_capture(servers):
+    server = servers(open_policy)  # accepts, but forwards nothing
+    port = free_port()
+    capture = audit.CaptureSettings("127.0.0.1", port, wait=1)
+    report = audit.run_audit(settings_for(server, capture=capture, include=["foreign-recipient", "bang-path"]),
+                             run_id="cccccc")
+    assert report["ok"] is True
+    assert verdicts(report) == {"foreign-recipient": rc.PASS, "bang-path": rc.PASS}
+    assert "no copy reached the capture listener within 1s" in report["cases"][0]["reason"]
+    assert "DATA" in report["cases"][0]["sent"]
+    assert len(server.arrivals()) == 2  # the probe messages themselves
+    assert report["capture"]["listen"] == "127.0.0.1:%d" % port
+    assert report["capture"]["arrivals"] == 0
+
+
+class Forwarder(object):
+    """Passes every message the stand-in relay accepts on to the capture listener, like an open relay."""
+
+    def __init__(self, relay, capture_port, bounce_for=None):
+        self.relay = relay
+        self.capture_port = capture_port
+        self.bounce_for = bounce_for or (lambda rcpt: False)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def run(self):
+        done = 0
+        deadline = time.monotonic() + 30
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            arrivals = self.relay.arrivals()
+            for arrival in arrivals[done:]:
+                self.forward(arrival)
+            done = len(arrivals)
+            time.sleep(0.05)
+
+    def forward(self, arrival):
+        for _attempt in range(50):
+            try:
+                with smtplib.SMTP("127.0.0.1", self.capture_port, timeout=5) as client:
+                    if any(self.bounce_for(r) for r in arrival.rcpt_to):
+                        report = (b"Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
+                                  b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+                                  b"--b\r\n\r\nfailed\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+                                  + arrival.data + b"\r\n--b--\r\n")
+                        client.sendmail("", [arrival.mail_from or "postmaster@example.net"], report)
+                    else:
+                        client.sendmail(arrival.mail_from, arrival.rcpt_to, arrival.data)
+                return
+            except OSError:
+                time.sleep(0.1)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+
+
+def test_capture_attributes_relays_and_bounces_to_their_cases(servers):
+    relay = servers(open_policy)
+    port = free_port()
+    forwarder = Forwarder(relay, port, bounce_for=lambda rcpt: "!" in rcpt)
+    try:
+        capture = audit.CaptureSettings("127.0.0.1", port, wait=10)
+        started = time.monotonic()
+        report = audit.run_audit(settings_for(relay, capture=capture,
+                                              include=["foreign-recipient", "bang-path", "null-sender",
+                                                       "own-domain-accepted@*"]),
+                                 run_id="dddddd")
+        elapsed = time.monotonic() - started
+    finally:
+        forwarder.close()
+    found = verdicts(report)
+    assert found == {"own-domain-accepted@own.example": rc.PASS, "foreign-recipient": rc.FAIL,
+                     "null-sender": rc.FAIL, "bang-path": rc.BOUNCED}
+    assert report["failed_cases"] == ["foreign-recipient", "null-sender"]
+    assert report["bounced_cases"] == ["bang-path"]
+    cases = dict((case["name"], case) for case in report["cases"])
+    assert cases["foreign-recipient"]["arrivals"][0]["kind"] == "relay"
+    assert cases["foreign-recipient"]["arrivals"][0]["rcpt_to"] == [cases["foreign-recipient"]["token"] + "@example.net"]
+    assert cases["bang-path"]["arrivals"][0]["kind"] == "bounce"
+    assert report["capture"]["relayed"] == 2 and report["capture"]["bounces"] == 1
+    # Every message showed up, so the wait ended early.
+    assert elapsed < 8
+
+
+def test_unattributed_arrivals_are_reported_not_judged(servers):
+    server = servers(open_policy)  # accepts and forwards nothing: the audit waits the full second
+    port = free_port()
+
+    def stray():
+        # A late retry from an earlier run: another run's token, so no case of this run may claim it.
+        for _attempt in range(100):
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                    client.sendmail("old@example.net", ["relayaudit-ffffff-001@example.net"], b"\r\nold run\r\n")
+                return
+            except OSError:
+                time.sleep(0.02)
+    thread = threading.Thread(target=stray)
+    thread.start()
+    capture = audit.CaptureSettings("127.0.0.1", port, wait=1)
+    report = audit.run_audit(settings_for(server, capture=capture, include=["foreign-recipient"]), run_id="eeeeee")
+    thread.join(5)
+    assert verdicts(report) == {"foreign-recipient": rc.PASS}
+    assert report["capture"]["arrivals"] == 1
+    assert [a["rcpt_to"] for a in report["capture"]["unattributed"]] == [["relayaudit-ffffff-001@example.net"]]
+    assert report["cases"][0]["arrivals"] == []
+
+
+def test_source_address_reaches_the_server(servers):
+    server = servers(open_policy)
+    capture = audit.CaptureSettings("127.0.0.1", free_port(), wait=0)
+    audit.run_audit(settings_for(server, source_address="127.0.0.3", include=["foreign-recipient"], capture=capture),
+                    run_id="ffffff")
+    assert [a.peer for a in server.arrivals()] == ["127.0.0.3"]
+
+
+def test_unreachable_server_is_an_audit_error():
+    settings = audit.AuditSettings(host="127.0.0.1", port=free_port(), role="hub", own_domains=["own.example"],
+                                   timeout=2)
+    with pytest.raises(audit.AuditError, match="cannot connect"):
+        audit.run_audit(settings)
+
+
+def test_busy_capture_port_is_an_audit_error(servers):
+    server = servers(closed_policy)
+    settings = settings_for(server, capture=audit.CaptureSettings("127.0.0.1", server.address[1]))
+    with pytest.raises(audit.AuditError, match="capture: cannot listen"):
+        audit.run_audit(settings)
+
+
+def test_plan_only_connects_to_nothing():
+    settings = audit.AuditSettings(host="127.0.0.1", port=free_port(), role="submission",
+                                   own_domains=["own.example"], username="alice@own.example", password="x")
+    report = audit.plan_only(settings, run_id="000001")
+    assert report["check_mode"] is True
+    assert set(verdicts(report).values()) == {rc.SKIPPED}
+    assert all(case["sent"] == [] for case in report["cases"])
+    assert report["cases"][0]["name"] == "starttls-offered"
+    assert report["ok"] is True
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(role="smarthost"), "role must be one of"),
+    (dict(own_domains=[]), "own_domains must list"),
+    (dict(own_domains=["a@b"]), "own_domains must list"),
+    (dict(foreign_domain="own.example"), "must not be one of own_domains"),
+    (dict(own_recipient="info@elsewhere.example"), "own_recipient"),
+    (dict(port=0), "port must be"),
+    (dict(tls="sometimes"), "tls must be one of"),
+    (dict(timeout=0), "timeout must be"),
+    (dict(source_address="not-an-ip"), "source_address must be an IP"),
+    (dict(foreign_ip="999.1.1.1"), "foreign_ip must be an IP"),
+    (dict(password="x"), "password is set but username is not"),
+    (dict(username="alice"), "username is set but password is not"),
+    (dict(ca_path="/nonexistent/ca.pem"), "ca_path"),
+    (dict(capture=audit.CaptureSettings("127.0.0.1", 2525, wait=301)), "capture.wait"),
+    (dict(capture=audit.CaptureSettings("", 2525)), "capture.listen"),
+])
+def test_validate_names_the_offending_option(changes, message):
+    values = dict(host="mx.own.example", role="inbound_relay", own_domains=["own.example"])
+    values.update(changes)
+    errors = audit.validate(audit.AuditSettings(**values))
+    assert any(message in error for error in errors), errors
+
+
+def test_validate_accepts_sane_settings():
+    settings = audit.AuditSettings(host="mx.own.example", role="hub", own_domains=["Own.Example."],
+                                   source_address="127.0.3.2")
+    assert audit.validate(settings) == []
+    assert settings.own_domains == ["own.example"]
+    assert settings.tls_verify is False
+    assert audit.AuditSettings(host="x", role="submission", own_domains=["a.example"]).tls_verify is True
+
+
+def test_unknown_case_patterns():
+    settings = audit.AuditSettings(host="x", role="hub", own_domains=["own.example"],
+                                   include=["percent-hack@*", "auth-relay"], exclude=["bogus"])
+    assert audit.unknown_case_patterns(settings) == ["auth-relay", "bogus"]

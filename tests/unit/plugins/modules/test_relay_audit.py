@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils._smtp_capture import CaptureListener
+from ansible_collections.mailrelay.smtp.plugins.modules import relay_audit
+
+
+def run_module(args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as info:
+            relay_audit.main()
+    output = capsys.readouterr().out
+    return info.value.code, json.loads(output), output
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def stand_in():
+    started = []
+
+    def start(open_relay):
+        def policy(rcpt):
+            if open_relay or rcpt == "postmaster@own.example":
+                return "250 2.1.5 Ok"
+            return "554 5.7.1 Relay access denied"
+        server = CaptureListener("127.0.0.1", 0, hostname="mx.own.example", rcpt_policy=policy).start()
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        server.stop()
+
+
+def base_args(port, **extra):
+    args = dict(host="127.0.0.1", port=port, role="inbound_relay", own_domains=["own.example"], timeout=5)
+    args.update(extra)
+    return args
+
+
+def test_check_mode_plans_without_connecting(capsys):
+    args = base_args(free_port(), role="submission", username="alice@own.example", password="pw-not-shown",
+                     other_sender="bob@own.example", _ansible_check_mode=True)
+    code, result, raw = run_module(args, capsys)
+    assert code == 0
+    assert result["changed"] is False
+    assert set(case["verdict"] for case in result["cases"]) == {"skipped"}
+    assert all(case["sent"] == [] for case in result["cases"])
+    assert result["counts"]["skipped"] == len(result["cases"])
+    assert "server" not in result and "ok" not in result
+    assert "pw-not-shown" not in raw
+
+
+def test_closed_server_passes(stand_in, capsys):
+    server = stand_in(open_relay=False)
+    code, result, _raw = run_module(base_args(server.address[1]), capsys)
+    assert code == 0
+    assert result["changed"] is False
+    assert result["failed_cases"] == []
+    assert result["counts"]["pass"] == len(result["cases"])
+    assert result["server"]["name"] == "mx.own.example"
+
+
+def test_open_server_fails_with_a_readable_summary_and_full_data(stand_in, capsys):
+    server = stand_in(open_relay=True)
+    code, result, _raw = run_module(base_args(server.address[1]), capsys)
+    assert code == 1
+    assert result["failed"] is True
+    lines = result["msg"].splitlines()
+    assert lines[0] == result["summary"]
+    assert "38 failed" in lines[0]
+    assert lines[1].startswith("- foreign-recipient (fail): accepted at RCPT TO (250 2.1.5 Ok)")
+    assert lines[-1] == "- ... 33 more, see the 'cases' result"
+    assert "percent-hack@own.example" in result["failed_cases"]
+    assert len(result["cases"]) == 39
+
+
+def test_cases_selection_and_typos(stand_in, capsys):
+    server = stand_in(open_relay=True)
+    code, result, _raw = run_module(base_args(server.address[1], cases=dict(include=["percnet-hack*"])), capsys)
+    assert code == 1
+    assert result["msg"] == "cases: no inbound_relay case matches 'percnet-hack*'"
+    code, result, _raw = run_module(base_args(server.address[1], cases=dict(include=["own-domain-*"])), capsys)
+    assert code == 0
+    assert [case["name"] for case in result["cases"]] == ["own-domain-accepted@own.example"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(own_recipient="info@elsewhere.example"), "own_recipient 'info@elsewhere.example' is an address outside own_domains"),
+    (dict(source_address="somewhere"), "source_address must be an IP address"),
+    (dict(capture=dict(listen="127.0.0.1", wait=1000)), "capture.wait must be between 0 and 300 seconds"),
+    (dict(username="alice"), "username is set but password is not"),
+])
+def test_bad_input_names_the_option(extra, message, capsys):
+    code, result, _raw = run_module(base_args(free_port(), **extra), capsys)
+    assert code == 1
+    assert message in result["msg"]
+
+
+def test_unreachable_server(capsys):
+    port = free_port()
+    code, result, _raw = run_module(base_args(port, timeout=2), capsys)
+    assert code == 1
+    assert result["msg"].startswith("relay_audit of 127.0.0.1:%d (inbound_relay) could not run: cannot connect" % port)
+
+
+def test_inconclusive_fails_unless_allowed(capsys):
+    # A server that defers every recipient (greylisting) proves nothing either way.
+    def policy(rcpt):
+        return "450 4.7.1 try again later"
+    server = CaptureListener("127.0.0.1", 0, rcpt_policy=policy).start()
+    try:
+        args = base_args(server.address[1], cases=dict(include=["foreign-recipient"]))
+        code, result, _raw = run_module(args, capsys)
+        assert code == 1 and result["inconclusive_cases"] == ["foreign-recipient"]
+        args["allow_inconclusive"] = True
+        code, result, _raw = run_module(args, capsys)
+        assert code == 0 and result["cases"][0]["verdict"] == "inconclusive"
+    finally:
+        server.stop()
