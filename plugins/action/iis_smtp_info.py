@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin of mailrelay.smtp.iis_smtp_info: every IIS SMTP virtual server and domain, decoded.
+
+One read call; never changes anything.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import WindowsResourceAction
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import PayloadError
+
+
+class ActionModule(WindowsResourceAction):
+    argument_spec = dict(
+        name=dict(type="str"),
+        include_domains=dict(type="bool", default=True),
+    )
+    read_payload = "iis_smtp_read"
+    supports_apply = False
+
+    def build_desired(self, params):
+        return params
+
+    def read_parameters(self, params):
+        return _metabase.read_parameters(domains_of="*" if params["include_domains"] else "")
+
+    def decode(self, params, raw):
+        try:
+            return _metabase.decode_document(raw)
+        except _metabase.MetabaseError as exc:
+            raise PayloadError(self.read_payload, str(exc))
+
+    def report(self, params, desired, current):
+        servers = []
+        for server in current.servers:
+            if params["name"] and server.name.lower() != params["name"].lower():
+                continue
+            view = dict(_metabase.server_view(server.props, detail=True), index=server.index)
+            view["open_relay_risks"] = _metabase.open_relay_risks(server.props)
+            if server.domains is not None:
+                view["domains"] = _metabase.domain_views(server)
+                view["open_relay_risks"] += _metabase.domain_open_relay_risks(view["domains"])
+            servers.append(view)
+        return {"servers": servers, "service_status": current.service_status}
+
+    def translate_error(self, error):
+        return _metabase.error_message(error.payload, error.code, error.message)

@@ -1,0 +1,527 @@
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+<#
+.SYNOPSIS
+Applies a list of typed operations to the IIS 6 metabase's SMTP virtual servers and returns the state after.
+
+.DESCRIPTION
+Fixed payload of the mailrelay.smtp collection, run through ansible.windows.win_powershell,
+never in check mode. The controller (plugins/module_utils/_metabase.py) decides what to do;
+this script only executes these operations, in order, each naming its virtual server by
+ServerComment:
+
+    create_server  {server, bindings}            IIsSmtpServer at the next free index
+    delete_server  {server}
+    start_server   {server}                      ADSI Start(), then a bounded wait for ServerState 2
+    stop_server    {server}                      ADSI Stop(), then a bounded wait for ServerState 4
+    create_domain  {server, domain}              IIsSmtpDomain under /Domain
+    delete_domain  {server, domain}
+    set_property   {server, domain?, name, type, via, value}
+                   DWORD/BOOL/STRING/MULTISZ/BINARY through ADSI, IPSECURITY through the
+                   IIsIPSecurity object, BINARY via 'wmi' through IIsSmtpServerSetting
+    set_secret     {server, domain?, name, secret}  value taken from the Secrets parameter
+
+Secrets arrive as one SecureString holding a JSON object (key -> value), never in Operations.
+The document returned is the same as iis_smtp_read.ps1's, read after the last operation.
+#>
+param(
+    # The typed operations (dictionaries), executed in order.
+    [object[]]$Operations = @(),
+    # JSON object of the secrets that set_secret operations name, as a SecureString.
+    [SecureString]$Secrets,
+    # Passed on to the state read after the operations (see iis_smtp_read.ps1).
+    [string[]]$ServerProperties = @(),
+    [string[]]$DomainProperties = @(),
+    [string]$DomainsOf = ''
+)
+
+$ErrorActionPreference = 'Stop'
+
+#region read-state (identical in iis_smtp_read.ps1 and iis_smtp_apply.ps1; a unit test compares them)
+$PropertyTypes = @('DWORD', 'BOOL', 'STRING', 'MULTISZ', 'BINARY', 'IPSECURITY', 'SECRET')
+
+function ConvertTo-PropertySpec {
+    param([string[]]$Text)
+    $specs = [Collections.Generic.List[object]]::new()
+    foreach ($item in $Text) {
+        $parts = $item -split ':'
+        $valid = $parts.Count -eq 3 -and $parts[0] -match '^[A-Za-z0-9]+$'
+        if (-not $valid -or $PropertyTypes -notcontains $parts[1] -or @('adsi', 'wmi') -notcontains $parts[2]) {
+            throw "MAILRELAY:bad_spec: '$item' is not Name:TYPE:adsi|wmi"
+        }
+        $specs.Add(@{ Name = $parts[0]; Type = $parts[1]; Via = $parts[2] })
+    }
+    , $specs
+}
+
+function Get-SmtpService {
+    $service = [ADSI]'IIS://localhost/SMTPSVC'
+    try {
+        $service.psbase.RefreshCache()
+    }
+    catch {
+        throw "MAILRELAY:smtp_missing: the IIS 6 metabase has no SMTPSVC key ($($_.Exception.Message))"
+    }
+    $service
+}
+
+function Get-WmiServerSetting {
+    $byName = @{}
+    try {
+        $all = Get-WmiObject -Namespace 'root\MicrosoftIISv2' -Class 'IIsSmtpServerSetting'
+    }
+    catch {
+        throw "MAILRELAY:wmi_missing: root\MicrosoftIISv2 cannot be read ($($_.Exception.Message))"
+    }
+    foreach ($setting in @($all)) {
+        $byName[[string]$setting.Name] = $setting
+    }
+    $byName
+}
+
+function ConvertTo-StringArray {
+    param($Value)
+    $list = [Collections.Generic.List[string]]::new()
+    foreach ($item in @($Value)) {
+        if ($null -ne $item) {
+            $list.Add([string]$item)
+        }
+    }
+    , $list.ToArray()
+}
+
+function Read-IPSecurity {
+    param($Value)
+    $get = [Reflection.BindingFlags]'Public, Instance, GetProperty'
+    $type = $Value.GetType()
+    @{
+        grant_by_default = [bool]$type.InvokeMember('GrantByDefault', $get, $null, $Value, $null)
+        ip_grant = ConvertTo-StringArray -Value $type.InvokeMember('IPGrant', $get, $null, $Value, $null)
+        ip_deny = ConvertTo-StringArray -Value $type.InvokeMember('IPDeny', $get, $null, $Value, $null)
+    }
+}
+
+function Read-AdsiValue {
+    param($Entry, $Spec)
+    $values = $Entry.psbase.Properties[$Spec.Name]
+    if ($null -eq $values -or $values.Count -eq 0) {
+        return $null
+    }
+    $value = $values.Value
+    switch ($Spec.Type) {
+        'DWORD' {
+            return [long]$value
+        }
+        'BOOL' {
+            return [bool]$value
+        }
+        'STRING' {
+            return [string]$value
+        }
+        'MULTISZ' {
+            return , (ConvertTo-StringArray -Value $value)
+        }
+        'BINARY' {
+            return [Convert]::ToBase64String([byte[]]$value)
+        }
+        'IPSECURITY' {
+            return Read-IPSecurity -Value $value
+        }
+        'SECRET' {
+            return (-not [string]::IsNullOrEmpty([string]$value))
+        }
+    }
+}
+
+function Read-WmiValue {
+    param($Setting, $Spec)
+    if ($Spec.Type -ne 'BINARY') {
+        throw "MAILRELAY:bad_spec: only BINARY properties are read through WMI, not $($Spec.Name)"
+    }
+    if ($null -eq $Setting) {
+        return $null
+    }
+    $value = $Setting.psbase.GetPropertyValue($Spec.Name)
+    if ($null -eq $value) {
+        return $null
+    }
+    [Convert]::ToBase64String([byte[]]$value)
+}
+
+function Read-Properties {
+    param($Entry, $Setting, $Specs)
+    $properties = @{}
+    foreach ($spec in $Specs) {
+        try {
+            if ($spec.Via -eq 'wmi') {
+                $properties[$spec.Name] = Read-WmiValue -Setting $Setting -Spec $spec
+            }
+            else {
+                $properties[$spec.Name] = Read-AdsiValue -Entry $Entry -Spec $spec
+            }
+        }
+        catch {
+            if ($_.Exception.Message -like 'MAILRELAY:*') {
+                throw
+            }
+            throw "MAILRELAY:read_failed: $($spec.Name) of $($Entry.psbase.Path): $($_.Exception.Message)"
+        }
+    }
+    $properties
+}
+
+function Read-Domains {
+    param([int]$Index, $Specs)
+    $domains = [Collections.Generic.List[object]]::new()
+    $container = [ADSI]('IIS://localhost/SMTPSVC/' + $Index + '/Domain')
+    try {
+        $children = @($container.psbase.Children)
+    }
+    catch {
+        $children = @()
+    }
+    foreach ($child in $children) {
+        if ($child.psbase.SchemaClassName -ne 'IIsSmtpDomain') {
+            continue
+        }
+        $properties = Read-Properties -Entry $child -Setting $null -Specs $Specs
+        $domains.Add(@{ name = [string]$child.psbase.Name; properties = $properties })
+    }
+    , $domains
+}
+
+function Read-State {
+    param([string[]]$ServerText, [string[]]$DomainText, [string]$DomainsOf)
+    $serverSpecs = ConvertTo-PropertySpec -Text $ServerText
+    $domainSpecs = ConvertTo-PropertySpec -Text $DomainText
+    foreach ($spec in $domainSpecs) {
+        if ($spec.Via -ne 'adsi') {
+            throw "MAILRELAY:bad_spec: domain property $($spec.Name) is read through ADSI only"
+        }
+    }
+    $service = Get-SmtpService
+    $wmi = @{}
+    foreach ($spec in $serverSpecs) {
+        if ($spec.Via -eq 'wmi') {
+            $wmi = Get-WmiServerSetting
+            break
+        }
+    }
+    $servers = [Collections.Generic.List[object]]::new()
+    foreach ($child in $service.psbase.Children) {
+        if ($child.psbase.SchemaClassName -ne 'IIsSmtpServer') {
+            continue
+        }
+        $index = [int]$child.psbase.Name
+        $properties = Read-Properties -Entry $child -Setting $wmi[('SmtpSvc/' + $index)] -Specs $serverSpecs
+        $domains = $null
+        if ($DomainsOf -eq '*' -or ($DomainsOf -ne '' -and [string]$properties['ServerComment'] -eq $DomainsOf)) {
+            $domains = Read-Domains -Index $index -Specs $domainSpecs
+        }
+        $servers.Add(@{ index = $index; properties = $properties; domains = $domains })
+    }
+    $status = $null
+    $smtpService = Get-Service -Name 'SMTPSVC' -ErrorAction SilentlyContinue
+    if ($null -ne $smtpService) {
+        $status = [string]$smtpService.Status
+    }
+    @{ contract = 1; service = @{ status = $status }; servers = $servers }
+}
+#endregion read-state
+
+#region operations
+$KnownOperations = @('create_server', 'delete_server', 'start_server', 'stop_server', 'create_domain', 'delete_domain', 'set_property', 'set_secret')
+$script:ServerCache = @{}
+$script:SecretTable = $null
+
+function Find-Server {
+    param([string]$Name)
+    $found = [Collections.Generic.List[object]]::new()
+    foreach ($child in (Get-SmtpService).psbase.Children) {
+        if ($child.psbase.SchemaClassName -eq 'IIsSmtpServer' -and [string]$child.psbase.Properties['ServerComment'].Value -eq $Name) {
+            $found.Add($child)
+        }
+    }
+    if ($found.Count -gt 1) {
+        throw "MAILRELAY:ambiguous_server: $($found.Count) virtual servers are named '$Name'"
+    }
+    if ($found.Count -eq 0) {
+        return $null
+    }
+    $found[0]
+}
+
+function Get-Server {
+    param([string]$Name)
+    if (-not $script:ServerCache.ContainsKey($Name)) {
+        $server = Find-Server -Name $Name
+        if ($null -eq $server) {
+            throw "MAILRELAY:no_server: there is no virtual server named '$Name'"
+        }
+        $script:ServerCache[$Name] = $server
+    }
+    $script:ServerCache[$Name]
+}
+
+function Get-DomainContainer {
+    param($Server)
+    [ADSI]($Server.psbase.Path + '/Domain')
+}
+
+function Get-Target {
+    param($Operation)
+    $server = Get-Server -Name ([string]$Operation.server)
+    if (-not $Operation.domain) {
+        return $server
+    }
+    try {
+        return (Get-DomainContainer -Server $server).psbase.Children.Find([string]$Operation.domain, 'IIsSmtpDomain')
+    }
+    catch {
+        throw "MAILRELAY:no_domain: virtual server '$($Operation.server)' has no domain '$($Operation.domain)'"
+    }
+}
+
+function Get-SecretValue {
+    param([string]$Key)
+    if ($null -eq $script:SecretTable) {
+        if ($null -eq $Secrets) {
+            throw "MAILRELAY:no_secret: an operation needs secret '$Key' but no secrets were passed"
+        }
+        $pointer = [Runtime.InteropServices.Marshal]::SecureStringToBSTR($Secrets)
+        try {
+            $script:SecretTable = ConvertFrom-Json -InputObject ([Runtime.InteropServices.Marshal]::PtrToStringBSTR($pointer))
+        }
+        finally {
+            [Runtime.InteropServices.Marshal]::ZeroFreeBSTR($pointer)
+        }
+    }
+    $member = $script:SecretTable.PSObject.Properties[$Key]
+    if ($null -eq $member) {
+        throw "MAILRELAY:no_secret: secret '$Key' was not passed"
+    }
+    [string]$member.Value
+}
+
+function Assert-PropertyName {
+    param([string]$Name)
+    if ($Name -notmatch '^[A-Za-z0-9]+$') {
+        throw "MAILRELAY:bad_operation: '$Name' is not a metabase property name"
+    }
+    $Name
+}
+
+function New-SmtpServer {
+    param($Operation)
+    $name = [string]$Operation.server
+    if ($null -ne (Find-Server -Name $name)) {
+        throw "MAILRELAY:server_exists: a virtual server named '$name' exists already"
+    }
+    $service = Get-SmtpService
+    $used = @{}
+    foreach ($child in $service.psbase.Children) {
+        if ($child.psbase.SchemaClassName -eq 'IIsSmtpServer') {
+            $used[[string]$child.psbase.Name] = $true
+        }
+    }
+    $index = 1
+    while ($used.ContainsKey([string]$index)) {
+        $index++
+    }
+    $server = $service.psbase.Children.Add([string]$index, 'IIsSmtpServer')
+    $server.psbase.Properties['ServerComment'].Value = $name
+    $server.psbase.Properties['ServerBindings'].Value = [object[]]@($Operation.bindings)
+    $server.psbase.CommitChanges()
+    $script:ServerCache[$name] = $server
+}
+
+function Remove-SmtpServer {
+    param($Operation)
+    $server = Get-Server -Name ([string]$Operation.server)
+    (Get-SmtpService).psbase.Children.Remove($server)
+    $script:ServerCache.Remove([string]$Operation.server)
+}
+
+function Invoke-ServerControl {
+    param($Operation, [string]$Method, [int]$Wanted)
+    $server = Get-Server -Name ([string]$Operation.server)
+    $server.psbase.RefreshCache()
+    $state = [int]$server.psbase.Properties['ServerState'].Value
+    if ($state -eq $Wanted) {
+        return
+    }
+    $smtp = Get-Service -Name 'SMTPSVC' -ErrorAction SilentlyContinue
+    if ($null -eq $smtp -or [string]$smtp.Status -ne 'Running') {
+        throw "MAILRELAY:service_stopped: the SMTPSVC service is not running"
+    }
+    try {
+        [void]$server.psbase.Invoke($Method)
+    }
+    catch {
+        throw "MAILRELAY:control_failed: $Method of '$($Operation.server)' failed: $($_.Exception.Message)"
+    }
+    # Bounded wait: 60 checks half a second apart.
+    for ($attempt = 0; $attempt -lt 60; $attempt++) {
+        $server.psbase.RefreshCache()
+        $state = [int]$server.psbase.Properties['ServerState'].Value
+        if ($state -eq $Wanted) {
+            return
+        }
+        Start-Sleep -Milliseconds 500
+    }
+    throw "MAILRELAY:control_failed: virtual server '$($Operation.server)' is in state $state after $Method"
+}
+
+function New-SmtpDomain {
+    param($Operation)
+    $name = [string]$Operation.domain
+    if ($name -notmatch '^[A-Za-z0-9*][A-Za-z0-9.*-]*$') {
+        throw "MAILRELAY:bad_operation: '$name' is not a domain name"
+    }
+    $container = Get-DomainContainer -Server (Get-Server -Name ([string]$Operation.server))
+    $domain = $container.psbase.Children.Add($name, 'IIsSmtpDomain')
+    $domain.psbase.CommitChanges()
+}
+
+function Remove-SmtpDomain {
+    param($Operation)
+    $domain = Get-Target -Operation $Operation
+    $container = Get-DomainContainer -Server (Get-Server -Name ([string]$Operation.server))
+    $container.psbase.Children.Remove($domain)
+}
+
+function Set-AdsiValue {
+    param($Operation)
+    $entry = Get-Target -Operation $Operation
+    $name = Assert-PropertyName -Name $Operation.name
+    $value = $Operation.value
+    switch ([string]$Operation.type) {
+        'DWORD' {
+            $entry.psbase.Properties[$name].Value = [int]$value
+        }
+        'BOOL' {
+            $entry.psbase.Properties[$name].Value = [bool]$value
+        }
+        'STRING' {
+            $entry.psbase.Properties[$name].Value = [string]$value
+        }
+        'MULTISZ' {
+            $items = @($value)
+            if ($items.Count -eq 0) {
+                $entry.psbase.Properties[$name].Clear()
+            }
+            else {
+                $entry.psbase.Properties[$name].Value = [object[]]$items
+            }
+        }
+        'BINARY' {
+            $entry.psbase.Properties[$name].Value = [Convert]::FromBase64String([string]$value)
+        }
+        default {
+            throw "MAILRELAY:bad_operation: type $($Operation.type) is not written through ADSI values"
+        }
+    }
+    $entry.psbase.CommitChanges()
+}
+
+function Set-AdsiIPSecurity {
+    param($Operation)
+    $entry = Get-Target -Operation $Operation
+    $name = Assert-PropertyName -Name $Operation.name
+    $wanted = $Operation.value
+    $set = [Reflection.BindingFlags]'Public, Instance, SetProperty'
+    # Public scripts set GrantByDefault first and commit, then set the list on a fresh copy.
+    $ipsec = $entry.psbase.Properties[$name].Value
+    [void]$ipsec.GetType().InvokeMember('GrantByDefault', $set, $null, $ipsec, @([bool]$wanted.grant_by_default))
+    $entry.psbase.Properties[$name].Value = $ipsec
+    $entry.psbase.CommitChanges()
+    $entry.psbase.RefreshCache()
+    $ipsec = $entry.psbase.Properties[$name].Value
+    [void]$ipsec.GetType().InvokeMember('IPGrant', $set, $null, $ipsec, @(, [object[]]@($wanted.ip_grant)))
+    [void]$ipsec.GetType().InvokeMember('IPDeny', $set, $null, $ipsec, @(, [object[]]@($wanted.ip_deny)))
+    $entry.psbase.Properties[$name].Value = $ipsec
+    $entry.psbase.CommitChanges()
+}
+
+function Set-WmiValue {
+    param($Operation)
+    if ([string]$Operation.type -ne 'BINARY' -or $Operation.domain) {
+        throw "MAILRELAY:bad_operation: only virtual server BINARY properties are written through WMI"
+    }
+    $name = Assert-PropertyName -Name $Operation.name
+    $server = Get-Server -Name ([string]$Operation.server)
+    $settingName = 'SmtpSvc/' + $server.psbase.Name
+    $setting = (Get-WmiServerSetting)[$settingName]
+    if ($null -eq $setting) {
+        throw "MAILRELAY:wmi_missing: root\MicrosoftIISv2 has no IIsSmtpServerSetting named $settingName"
+    }
+    # Salt's finding: write through the whole object; a selected-properties object fails (COM -2147352567).
+    $setting.psbase.SetPropertyValue($name, [Convert]::FromBase64String([string]$Operation.value))
+    [void]$setting.psbase.Put()
+    # Drop ADSI's cached copy of the key so a later ADSI commit cannot write the old value back.
+    $server.psbase.RefreshCache()
+}
+
+function Set-PropertyValue {
+    param($Operation)
+    if ([string]$Operation.via -eq 'wmi') {
+        Set-WmiValue -Operation $Operation
+    }
+    elseif ([string]$Operation.type -eq 'IPSECURITY') {
+        Set-AdsiIPSecurity -Operation $Operation
+    }
+    else {
+        Set-AdsiValue -Operation $Operation
+    }
+}
+
+function Set-AdsiSecret {
+    param($Operation)
+    $entry = Get-Target -Operation $Operation
+    $name = Assert-PropertyName -Name $Operation.name
+    $entry.psbase.Properties[$name].Value = Get-SecretValue -Key ([string]$Operation.secret)
+    $entry.psbase.CommitChanges()
+}
+#endregion operations
+
+# Refuse the whole list before changing anything if one operation is unknown.
+foreach ($operation in $Operations) {
+    if ($KnownOperations -notcontains [string]$operation.op) {
+        throw "MAILRELAY:bad_operation: unknown operation '$($operation.op)'"
+    }
+}
+
+foreach ($operation in $Operations) {
+    switch ([string]$operation.op) {
+        'create_server' {
+            New-SmtpServer -Operation $operation
+        }
+        'delete_server' {
+            Remove-SmtpServer -Operation $operation
+        }
+        'start_server' {
+            Invoke-ServerControl -Operation $operation -Method 'Start' -Wanted 2
+        }
+        'stop_server' {
+            Invoke-ServerControl -Operation $operation -Method 'Stop' -Wanted 4
+        }
+        'create_domain' {
+            New-SmtpDomain -Operation $operation
+        }
+        'delete_domain' {
+            Remove-SmtpDomain -Operation $operation
+        }
+        'set_property' {
+            Set-PropertyValue -Operation $operation
+        }
+        'set_secret' {
+            Set-AdsiSecret -Operation $operation
+        }
+    }
+}
+
+$state = Read-State -ServerText $ServerProperties -DomainText $DomainProperties -DomainsOf $DomainsOf
+$Ansible.Changed = $Operations.Count -gt 0
+$Ansible.Result = ConvertTo-Json -InputObject $state -Depth 10 -Compress
