@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Exchange send connectors: DNS routing or smart hosts, TLS, smart host credentials.
+
+Send connectors are organisation-wide objects; their identity is their name.
+The smart host password is write-only (Exchange never returns it): it is sent
+when the connector is created, when the user name or the authentication
+mechanism changes, or on every run with ``update_password=always``; that
+operation is exempt from the post-apply verification.
+
+FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
+
+USAGES = {"custom": "Custom", "internal": "Internal", "internet": "Internet", "partner": "Partner"}
+AUTH = {
+    "none": "None",
+    "basic": "BasicAuth",
+    "basic_require_tls": "BasicAuthRequireTLS",
+    "exchange_server": "ExchangeServer",
+    "external_authoritative": "ExternalAuthoritative",
+}
+TLS_AUTH_LEVELS = {
+    "encryption_only": "EncryptionOnly",
+    "certificate_validation": "CertificateValidation",
+    "domain_validation": "DomainValidation",
+}
+PASSWORD_PARAMETER = "SmartHostPassword"
+_BASIC = ("BasicAuth", "BasicAuthRequireTLS")
+_DOMAIN = re.compile(r"^(\*|(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,62})\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))$")
+
+
+def parse_address_space(text, option="address_spaces"):
+    """``("SMTP", "example.com", 1)`` from ``example.com``, ``*``, ``*.example.com``, ``SMTP:example.com;5``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ex.ExchangeInputError("%s: an address space must be a non-empty string" % option)
+    value = text.strip()
+    kind = "SMTP"
+    match = re.match(r"^([A-Za-z0-9]+):(.*)$", value)
+    if match:
+        kind, value = match.group(1).upper(), match.group(2)
+        if kind != "SMTP":
+            raise ex.ExchangeInputError("%s: only SMTP address spaces are managed (got %r)" % (option, text))
+    cost = 1
+    if ";" in value:
+        value, dummy, cost_text = value.rpartition(";")
+        if not cost_text.strip().isdigit() or not 1 <= int(cost_text) <= 100:
+            raise ex.ExchangeInputError("%s: the cost in %r must be a number from 1 to 100" % (option, text))
+        cost = int(cost_text)
+    domain = value.strip().lower().rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise ex.ExchangeInputError("%s: %r is not a domain, *.domain or *" % (option, text))
+    return (kind, domain, cost)
+
+
+def format_address_space(space):
+    return "%s:%s;%d" % space
+
+
+def parse_smart_host(text, option="smart_hosts"):
+    """Comparable key of a smart host: the address of an IP literal, or the lower-case host name."""
+    if not isinstance(text, str) or not text.strip():
+        raise ex.ExchangeInputError("%s: a smart host must be a non-empty string" % option)
+    value = text.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    name = value.lower().rstrip(".")
+    if not re.match(r"^([a-z0-9]([a-z0-9-]{0,62})\.)*[a-z0-9]([a-z0-9-]{0,62})$", name) or ":" in name:
+        raise ex.ExchangeInputError("%s: %r is neither an IP address nor a host name (the port goes into port)" % (option, text))
+    return name
+
+
+def _unique(values):
+    result = []
+    for value in values:
+        if value not in result:
+            result.append(value)
+    return result
+
+
+def build_desired(params):
+    name = ex.check_object_name(params["name"], "name")
+    desired = {"name": name, "state": params["state"]}
+    if params["state"] == "absent":
+        return desired
+    spaces = _unique(parse_address_space(item, "address_spaces[%d]" % i) for i, item in enumerate(params.get("address_spaces") or []))
+    if not spaces:
+        raise ex.ExchangeInputError("address_spaces: at least one address space is required (* for all Internet mail)")
+    smart_hosts = _unique(parse_smart_host(item, "smart_hosts[%d]" % i) for i, item in enumerate(params.get("smart_hosts") or []))
+    routing = params.get("routing") or ("smarthost" if smart_hosts else "dns")
+    if routing == "smarthost" and not smart_hosts:
+        raise ex.ExchangeInputError("smart_hosts: required when routing=smarthost")
+    if routing == "dns" and smart_hosts:
+        raise ex.ExchangeInputError("smart_hosts: only used with routing=smarthost (routing=dns looks up MX records)")
+    auth = AUTH[params.get("smarthost_authentication") or "none"]
+    if auth != "None" and routing != "smarthost":
+        raise ex.ExchangeInputError("smarthost_authentication: only used with routing=smarthost")
+    username, password = params.get("username"), params.get("password")
+    if auth in _BASIC and not username:
+        raise ex.ExchangeInputError("username: required with smarthost_authentication=%s" % params["smarthost_authentication"])
+    if auth not in _BASIC and (username or password):
+        raise ex.ExchangeInputError("username/password: only used with smarthost_authentication basic or basic_require_tls")
+    tls = params.get("tls") or "opportunistic"
+    if auth == "BasicAuthRequireTLS" and tls == "none":
+        raise ex.ExchangeInputError("tls: basic_require_tls authentication needs tls opportunistic or required")
+    if auth == "BasicAuth" and tls != "required":
+        raise ex.ExchangeInputError(
+            "tls: must be required when a password is sent with smarthost_authentication=basic "
+            "(or use basic_require_tls, which sends it only after STARTTLS)"
+        )
+    level = params.get("tls_auth_level")
+    if level and tls != "required":
+        raise ex.ExchangeInputError("tls_auth_level: only used with tls=required")
+    if params.get("tls_domain") and level != "domain_validation":
+        raise ex.ExchangeInputError("tls_domain: only used with tls_auth_level=domain_validation")
+    port = params.get("port")
+    if port is not None and not 0 < port < 65536:
+        raise ex.ExchangeInputError("port: %r is out of range" % port)
+    servers = None
+    if params.get("source_transport_servers") is not None:
+        servers = _unique(ex.check_server_name(s, "source_transport_servers[%d]" % i) for i, s in enumerate(params["source_transport_servers"]))
+        if not servers:
+            raise ex.ExchangeInputError("source_transport_servers: at least one server is required")
+    desired.update(
+        usage=USAGES[params.get("usage") or "internet"],
+        address_spaces=spaces,
+        dns_routing=routing == "dns",
+        smart_hosts=smart_hosts,
+        port=port,
+        require_tls=tls == "required",
+        ignore_starttls=tls == "none",
+        tls_auth_level=TLS_AUTH_LEVELS[level] if level else None,
+        tls_domain=params.get("tls_domain"),
+        smarthost_auth=auth,
+        username=username,
+        password=password,
+        update_password=params.get("update_password") or "on_create",
+        use_external_dns=params.get("use_external_dns"),
+        source_transport_servers=servers,
+        max_message_size=ex.parse_byte_size(params.get("max_message_size"), allow_unlimited=True),
+        fqdn=params.get("fqdn"),
+        enabled=params.get("enabled"),
+    )
+    return desired
+
+
+def decode_connector(raw):
+    spaces, hosts = [], []
+    for text in raw.get("address_spaces") or []:
+        try:
+            spaces.append(parse_address_space(text))
+        except ex.ExchangeInputError:
+            spaces.append(("?", str(text), 0))
+    for text in raw.get("smart_hosts") or []:
+        try:
+            hosts.append(parse_smart_host(text))
+        except ex.ExchangeInputError:
+            hosts.append(str(text))
+    return {
+        "name": raw.get("name"),
+        "address_spaces": spaces,
+        "dns_routing": bool(raw.get("dns_routing_enabled")),
+        "smart_hosts": hosts,
+        "port": raw.get("port"),
+        "require_tls": bool(raw.get("require_tls")),
+        "ignore_starttls": bool(raw.get("ignore_starttls")),
+        "tls_auth_level": raw.get("tls_auth_level") or None,
+        "tls_domain": raw.get("tls_domain") or None,
+        "smarthost_auth": raw.get("smarthost_auth_mechanism") or "None",
+        "username": raw.get("username") or None,
+        "use_external_dns": bool(raw.get("use_external_dns_servers_enabled")),
+        "source_transport_servers": [str(s) for s in raw.get("source_transport_servers") or []],
+        "max_message_size": ex.size_from_host(raw.get("max_message_size")),
+        "fqdn": raw.get("fqdn") or None,
+        "enabled": bool(raw.get("enabled", True)),
+    }
+
+
+def find_connector(document, name):
+    for raw in document.get("send_connectors") or []:
+        if ex.same_identity(raw.get("name"), name):
+            return decode_connector(raw)
+    return None
+
+
+def view(connector):
+    if connector is None:
+        return {}
+    return {
+        "name": connector["name"],
+        "address_spaces": [format_address_space(s) for s in connector["address_spaces"]],
+        "routing": "dns" if connector["dns_routing"] else "smarthost",
+        "smart_hosts": list(connector["smart_hosts"]),
+        "port": connector["port"],
+        "require_tls": connector["require_tls"],
+        "ignore_starttls": connector["ignore_starttls"],
+        "tls_auth_level": connector["tls_auth_level"],
+        "tls_domain": connector["tls_domain"],
+        "smarthost_authentication": connector["smarthost_auth"],
+        "username": connector["username"],
+        "use_external_dns": connector["use_external_dns"],
+        "source_transport_servers": list(connector["source_transport_servers"]),
+        "max_message_size": ex.format_size(connector["max_message_size"]),
+        "fqdn": connector["fqdn"],
+        "enabled": connector["enabled"],
+    }
+
+
+def _servers_differ(desired, current):
+    return {ex.short_server_name(s).casefold() for s in desired} != {ex.short_server_name(s).casefold() for s in current}
+
+
+def _changes(desired, current):
+    """Cmdlet parameters whose managed value differs from ``current`` (every managed one when None)."""
+    changes = {}
+    if current is None or set(desired["address_spaces"]) != set(current["address_spaces"]):
+        changes["AddressSpaces"] = [format_address_space(s) for s in desired["address_spaces"]]
+    if current is None or desired["dns_routing"] != current["dns_routing"]:
+        changes["DNSRoutingEnabled"] = desired["dns_routing"]
+    if desired["dns_routing"]:
+        if current is not None and current["smart_hosts"]:
+            # Exchange keeps no smart hosts on a DNS-routed connector.
+            changes["SmartHosts"] = None
+    elif current is None or set(desired["smart_hosts"]) != set(current["smart_hosts"]):
+        changes["SmartHosts"] = list(desired["smart_hosts"])
+    if desired["port"] is not None and (current is None or desired["port"] != current["port"]):
+        changes["Port"] = desired["port"]
+    if current is None or desired["require_tls"] != current["require_tls"]:
+        changes["RequireTLS"] = desired["require_tls"]
+    if current is None or desired["ignore_starttls"] != current["ignore_starttls"]:
+        changes["IgnoreSTARTTLS"] = desired["ignore_starttls"]
+    if desired["tls_auth_level"] and (current is None or desired["tls_auth_level"] != current["tls_auth_level"]):
+        changes["TlsAuthLevel"] = desired["tls_auth_level"]
+    if desired["tls_domain"] and (current is None or (current["tls_domain"] or "").casefold() != desired["tls_domain"].casefold()):
+        changes["TlsDomain"] = desired["tls_domain"]
+    if current is None or desired["smarthost_auth"] != current["smarthost_auth"]:
+        changes["SmartHostAuthMechanism"] = desired["smarthost_auth"]
+    if desired["use_external_dns"] is not None and (current is None or desired["use_external_dns"] != current["use_external_dns"]):
+        changes["UseExternalDNSServersEnabled"] = desired["use_external_dns"]
+    servers = desired["source_transport_servers"]
+    if servers is not None and (current is None or _servers_differ(servers, current["source_transport_servers"])):
+        changes["SourceTransportServers"] = list(servers)
+    size = desired["max_message_size"]
+    if size is not None and (current is None or size != current["max_message_size"]):
+        changes["MaxMessageSize"] = ex.size_to_host(size)
+    if desired["fqdn"] is not None and (current is None or (current["fqdn"] or "").casefold() != desired["fqdn"].casefold()):
+        changes["Fqdn"] = desired["fqdn"]
+    if desired["enabled"] is not None and (current is None or desired["enabled"] != current["enabled"]):
+        changes["Enabled"] = desired["enabled"]
+    return changes
+
+
+_FIELD_OF = {
+    "AddressSpaces": "address_spaces",
+    "DNSRoutingEnabled": "routing",
+    "SmartHosts": "smart_hosts",
+    "Port": "port",
+    "RequireTLS": "tls",
+    "IgnoreSTARTTLS": "tls",
+    "TlsAuthLevel": "tls_auth_level",
+    "TlsDomain": "tls_domain",
+    "SmartHostAuthMechanism": "smarthost_authentication",
+    "UseExternalDNSServersEnabled": "use_external_dns",
+    "SourceTransportServers": "source_transport_servers",
+    "MaxMessageSize": "max_message_size",
+    "Fqdn": "fqdn",
+    "Enabled": "enabled",
+}
+
+
+def _needs_credential(desired, current):
+    if desired["smarthost_auth"] not in _BASIC:
+        return False
+    if current is None or desired["update_password"] == "always":
+        return True
+    username_changed = (current["username"] or "").casefold() != (desired["username"] or "").casefold()
+    return username_changed or current["smarthost_auth"] not in _BASIC
+
+
+def plan(desired, current):
+    """Return ``(operations, before, after, secrets)``."""
+    before = view(current)
+    name = desired["name"]
+    if desired["state"] == "absent":
+        if current is None:
+            return [], before, {}, {}
+        return [{"op": "remove_send_connector", "name": "state", "parameters": {"Identity": name}, "verify": True}], before, {}, {}
+
+    changes = _changes(desired, current)
+    credential = _needs_credential(desired, current)
+    secrets = {}
+    if credential and not desired["password"]:
+        if current is None or (current["username"] or "").casefold() != (desired["username"] or "").casefold() or current["smarthost_auth"] not in _BASIC:
+            raise ex.ExchangeInputError("password: required to set the smart host credential of %s" % name)
+        credential = False
+    ops = []
+    if current is None:
+        parameters = dict(changes, Name=name, Usage=desired["usage"])
+        operation = {"op": "new_send_connector", "name": "state", "parameters": parameters, "verify": True}
+        if credential:
+            operation["credential"] = {"username": desired["username"], "secret": PASSWORD_PARAMETER}
+        ops.append(operation)
+    elif changes or credential:
+        fields = sorted({_FIELD_OF.get(key, key) for key in changes} | ({"password"} if credential else set()))
+        operation = {"op": "set_send_connector", "name": ", ".join(fields), "parameters": dict(changes, Identity=name)}
+        if credential:
+            operation["credential"] = {"username": desired["username"], "secret": PASSWORD_PARAMETER}
+        # A password alone cannot be read back: that operation is exempt from verification.
+        operation["verify"] = bool(changes) or (credential and (current["username"] or "").casefold() != (desired["username"] or "").casefold())
+        ops.append(operation)
+    if credential:
+        secrets[PASSWORD_PARAMETER] = desired["password"]
+    after = _after_view(desired, current)
+    if credential:
+        after["password"] = "(set)"
+    return ops, before, after, secrets
+
+
+def _after_view(desired, current):
+    def pick(key):
+        if desired[key] is not None:
+            return desired[key]
+        return current[key] if current is not None else None
+
+    size = pick("max_message_size")
+    return {
+        "name": desired["name"],
+        "address_spaces": [format_address_space(s) for s in desired["address_spaces"]],
+        "routing": "dns" if desired["dns_routing"] else "smarthost",
+        "smart_hosts": list(desired["smart_hosts"]),
+        "port": pick("port"),
+        "require_tls": desired["require_tls"],
+        "ignore_starttls": desired["ignore_starttls"],
+        "tls_auth_level": pick("tls_auth_level"),
+        "tls_domain": pick("tls_domain"),
+        "smarthost_authentication": desired["smarthost_auth"],
+        "username": desired["username"],
+        "use_external_dns": pick("use_external_dns"),
+        "source_transport_servers": list(pick("source_transport_servers") or []),
+        "max_message_size": ex.format_size(size),
+        "fqdn": pick("fqdn"),
+        "enabled": pick("enabled"),
+    }
+
+
+def report(current):
+    return {"connector": view(current)}

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fake Exchange keeps the documented contracts the modules rely on (so their tests mean something)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import ANONYMOUS, ExchangeError, FakeExchange
+from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import PayloadFailure
+
+RELAY = "ms-Exch-SMTP-Accept-Any-Recipient"
+
+
+@pytest.fixture
+def fake():
+    return FakeExchange(servers=("EX01", "EX02"))
+
+
+def new_connector(fake, **extra):
+    arguments = dict(Name="relay", Server="EX01", TransportRole="FrontendTransport", Custom=True, Bindings=["0.0.0.0:25"],
+                     RemoteIPRanges=["192.0.2.10"], PermissionGroups="AnonymousUsers")
+    arguments.update(extra)
+    return fake.invoke("New-ReceiveConnector", **arguments)
+
+
+def test_undocumented_parameters_are_rejected(fake):
+    with pytest.raises(ExchangeError, match="A parameter cannot be found that matches parameter name 'Usage'"):
+        fake.invoke("Set-ReceiveConnector", Identity="EX01\\Default EX01", Usage="Custom")
+
+
+def test_a_usage_type_is_required_to_create(fake):
+    with pytest.raises(ExchangeError, match="usage type"):
+        new_connector(fake, Custom=False)
+
+
+def test_removals_prompt_unless_confirm_is_false(fake):
+    new_connector(fake)
+    with pytest.raises(ExchangeError, match="does not support user interaction"):
+        fake.invoke("Remove-ReceiveConnector", Identity="EX01\\relay")
+    fake.invoke("Remove-ReceiveConnector", Identity="EX01\\relay", Confirm=False)
+
+
+def test_permission_groups_write_their_entries_and_take_them_back(fake):
+    dn = new_connector(fake)["DistinguishedName"]
+    connector = fake.connector("EX01", "relay")
+    assert (ANONYMOUS, "ms-Exch-SMTP-Submit", False) in fake.explicit_aces(connector)
+    fake.invoke("Set-ReceiveConnector", Identity="EX01\\relay", PermissionGroups="ExchangeUsers")
+    assert not [ace for ace in fake.explicit_aces(connector) if ace[0] == ANONYMOUS]
+    entries = fake.invoke("Get-ADPermission", Identity=dn)
+    assert any(entry["inherited"] for entry in entries)
+
+
+def test_localized_directory(fake):
+    german = FakeExchange(locale="de")
+    dn = new_connector(german)["DistinguishedName"]
+    with pytest.raises(ExchangeError, match="couldn't be found"):
+        german.invoke("Add-ADPermission", Identity=dn, User="NT AUTHORITY\\ANONYMOUS LOGON", ExtendedRights=[RELAY])
+    german.invoke("Add-ADPermission", Identity=dn, User="NT-AUTORITÄT\\ANONYMOUS-ANMELDUNG", ExtendedRights=[RELAY])
+    german.invoke("Add-ADPermission", Identity=dn, User=ANONYMOUS, ExtendedRights=["ms-Exch-Bypass-Anti-Spam"])
+    users = {entry["user"] for entry in german.invoke("Get-ADPermission", Identity=dn) if entry["sid"] == ANONYMOUS}
+    assert users == {"NT-AUTORITÄT\\ANONYMOUS-ANMELDUNG"}
+
+
+def test_ad_permissions_need_an_exact_object(fake):
+    new_connector(fake)
+    new_connector(fake, Server="EX02")
+    with pytest.raises(ExchangeError, match="matches multiple entries"):
+        fake.invoke("Get-ADPermission", Identity="relay")
+    with pytest.raises(ExchangeError, match="couldn't be found"):
+        fake.invoke("Get-ADPermission", Identity="EX01\\relay")
+
+
+def test_inherited_entries_cannot_be_removed_and_unknown_rights_are_refused(fake):
+    dn = new_connector(fake)["DistinguishedName"]
+    fake.grant(fake.connector("EX01", "relay"), "S-1-5-11", RELAY, inherited=True)
+    with pytest.raises(ExchangeError, match="inherited"):
+        fake.invoke("Remove-ADPermission", Identity=dn, User="S-1-5-11", ExtendedRights=[RELAY], Confirm=False)
+    with pytest.raises(ExchangeError, match="extended right"):
+        fake.invoke("Add-ADPermission", Identity=dn, User=ANONYMOUS, ExtendedRights=["ms-Exch-Open-Relay"])
+
+
+def test_the_payload_contract_is_enforced(fake):
+    with pytest.raises(AssertionError, match="does not declare"):
+        fake.handle("exchange_read", {"Session": "local", "Bogus": 1}, {})
+    with pytest.raises(AssertionError, match="passed as a plain parameter"):
+        fake.handle("exchange_read", {"Session": "local", "SessionPassword": "x"}, {})
+    with pytest.raises(PayloadFailure, match="bad_operation: set_receive_connector may not set Banner"):
+        fake.handle("exchange_apply", {"Operations": [{"op": "set_receive_connector", "parameters": {"Identity": "EX01\\relay", "Banner": "x"}}]}, {})
+    with pytest.raises(PayloadFailure, match="bad_operation: unknown operation"):
+        fake.handle("exchange_apply", {"Operations": [{"op": "invoke_anything", "parameters": {}}]}, {})
