@@ -1,0 +1,442 @@
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The host adapter: the only place where the Postfix code touches files and processes.
+
+Private to the collection. Modules construct ``LocalHost`` with the
+module's ``run_command`` and hand it to the engine; the model and the
+checks never import this file, so they stay testable without a host, and a
+test can hand the engine any object with the same methods.
+
+Text files are read and written with ``surrogateescape`` so that bytes that
+are not UTF-8 survive a read/modify/write cycle unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import tempfile
+import time
+
+ENCODING = 'utf-8'
+ERRORS = 'surrogateescape'
+
+
+class HostError(Exception):
+    """A host operation failed; the message says which and why."""
+
+
+class LocalHost:
+    """Files, processes and sockets of the machine the module runs on."""
+
+    def __init__(self, run_command):
+        # run_command(argv, data=None) -> (rc, stdout, stderr), as AnsibleModule.run_command
+        self._run_command = run_command
+        self._commands = {}
+        self._local = None
+
+    # -- files ---------------------------------------------------------------
+
+    @staticmethod
+    def read(path):
+        """Text of ``path``, or None when it does not exist."""
+        try:
+            with open(path, 'r', encoding=ENCODING, errors=ERRORS, newline='') as handle:
+                return handle.read()
+        except (IOError, OSError) as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise HostError('cannot read %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def read_tail(path, offset=0, limit=65536):
+        """Text of ``path`` from byte ``offset`` (at most ``limit`` bytes from the end)."""
+        try:
+            with open(path, 'rb') as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                start = max(offset if offset <= size else 0, size - limit)
+                handle.seek(start)
+                return handle.read().decode(ENCODING, 'replace')
+        except (IOError, OSError):
+            return ''
+
+    @staticmethod
+    def stat(path):
+        try:
+            return os.stat(path)
+        except (IOError, OSError) as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise HostError('cannot stat %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def exists(path):
+        return os.path.exists(path)
+
+    @staticmethod
+    def isdir(path):
+        return os.path.isdir(path)
+
+    @staticmethod
+    def listdir(path):
+        try:
+            return sorted(os.listdir(path))
+        except (IOError, OSError):
+            return []
+
+    @staticmethod
+    def uid(owner):
+        import pwd  # pylint: disable=import-outside-toplevel
+        if isinstance(owner, int) or str(owner).isdigit():
+            return int(owner)
+        try:
+            return pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            raise HostError('unknown user %s' % owner)
+
+    @staticmethod
+    def gid(group):
+        import grp  # pylint: disable=import-outside-toplevel
+        if isinstance(group, int) or str(group).isdigit():
+            return int(group)
+        try:
+            return grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise HostError('unknown group %s' % group)
+
+    @staticmethod
+    def make_stage(parent, prefix='.mailrelay-stage-'):
+        """A private (0700) directory inside ``parent``, or in the temp dir when parent is None."""
+        try:
+            return tempfile.mkdtemp(prefix=prefix, dir=parent)
+        except (IOError, OSError) as exc:
+            raise HostError('cannot create a staging directory in %s: %s' % (parent or tempfile.gettempdir(), exc.strerror))
+
+    @staticmethod
+    def makedirs(path, mode=0o755):
+        try:
+            os.makedirs(path, mode)
+        except (IOError, OSError) as exc:
+            if exc.errno != errno.EEXIST:
+                raise HostError('cannot create directory %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def write(path, text, mode=0o600):
+        """Create ``path`` (which must not exist) with ``mode`` from the start."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            try:
+                os.fchmod(fd, mode)
+                os.write(fd, text.encode(ENCODING, ERRORS))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except (IOError, OSError) as exc:
+            raise HostError('cannot write %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def backdate(path, seconds=5):
+        """Set the modification time ``seconds`` into the past.
+
+        Postfix programs re-read a configuration file every 0.3 s for up to
+        about two seconds while its modification time is less than a second
+        or two old ("let it settle"); a staged main.cf is complete when it is
+        written, so it need not look fresh.
+        """
+        when = time.time() - seconds
+        try:
+            os.utime(path, (when, when))
+        except (IOError, OSError) as exc:
+            raise HostError('cannot set the time of %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def set_attributes(path, mode, uid, gid):
+        try:
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+        except (IOError, OSError) as exc:
+            raise HostError('cannot set owner/mode of %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def keep_copy(src, dst):
+        """Keep the current ``src`` at ``dst``: a hard link, or a copy across file systems."""
+        try:
+            os.link(src, dst)
+            return
+        except (IOError, OSError):
+            pass
+        try:
+            shutil.copy2(src, dst)
+            status = os.stat(src)
+            os.chown(dst, status.st_uid, status.st_gid)
+        except (IOError, OSError) as exc:
+            raise HostError('cannot keep a copy of %s before replacing it: %s' % (src, exc.strerror))
+
+    def replace(self, src, dst):
+        """Atomically put ``src`` at ``dst``; across file systems through a temp file next to dst."""
+        try:
+            os.rename(src, dst)
+            return
+        except (IOError, OSError) as exc:
+            if exc.errno != errno.EXDEV:
+                raise HostError('cannot move %s to %s: %s' % (src, dst, exc.strerror))
+        directory = os.path.dirname(dst) or '.'
+        fd, temp = tempfile.mkstemp(prefix='.mailrelay-', dir=directory)
+        os.close(fd)
+        try:
+            shutil.copy2(src, temp)
+            status = os.stat(src)
+            os.chown(temp, status.st_uid, status.st_gid)
+            os.chmod(temp, status.st_mode & 0o7777)
+            os.rename(temp, dst)
+            os.unlink(src)
+        except (IOError, OSError) as exc:
+            self.remove(temp)
+            raise HostError('cannot move %s to %s: %s' % (src, dst, exc.strerror))
+
+    @staticmethod
+    def remove(path):
+        try:
+            os.unlink(path)
+            return True
+        except (IOError, OSError) as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise HostError('cannot remove %s: %s' % (path, exc.strerror))
+
+    @staticmethod
+    def remove_tree(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+    @staticmethod
+    def remove_sockets(directory):
+        """Delete the sockets and FIFOs (not files) in ``directory``; return their names."""
+        import stat as stat_module  # pylint: disable=import-outside-toplevel
+        removed = []
+        for name in LocalHost.listdir(directory):
+            path = os.path.join(directory, name)
+            try:
+                mode = os.lstat(path).st_mode
+            except (IOError, OSError):
+                continue
+            if stat_module.S_ISSOCK(mode) or stat_module.S_ISFIFO(mode):
+                os.unlink(path)
+                removed.append(name)
+        return removed
+
+    @staticmethod
+    def count_files(directory):
+        """Regular files below ``directory`` (queue files), without following links."""
+        count = 0
+        for _root, _dirs, files in os.walk(directory):
+            count += len(files)
+        return count
+
+    # -- processes and network ----------------------------------------------
+
+    def run(self, argv, data=None, env=None):
+        if env:
+            rc, out, err = self._run_command(argv, data=data, environ_update=env)
+        else:
+            rc, out, err = self._run_command(argv, data=data)
+        return rc, out or '', err or ''
+
+    def command(self, name):
+        """Absolute path of a Postfix command (they live in sbin, often outside PATH)."""
+        if name not in self._commands:
+            search = os.pathsep.join([os.environ.get('PATH', ''), '/usr/sbin', '/sbin', '/usr/local/sbin'])
+            found = shutil.which(name, path=search)
+            if not found:
+                raise HostError('%s not found; is Postfix installed?' % name)
+            self._commands[name] = found
+        return self._commands[name]
+
+    @staticmethod
+    def master_running(queue_directory):
+        """PID of the master(8) whose working directory is ``queue_directory``, or None.
+
+        master(8) writes pid/master.pid in its queue directory and chdirs
+        there; checking the working directory too rules out a stale PID that
+        now belongs to another instance's master.
+        """
+        text = LocalHost.read(os.path.join(queue_directory, 'pid', 'master.pid'))
+        if not text or not text.strip().isdigit():
+            return None
+        pid = int(text.strip())
+        proc = '/proc/%d' % pid
+        if os.path.isdir('/proc/self'):
+            try:
+                cwd = os.readlink(proc + '/cwd')
+            except (IOError, OSError):
+                return None
+            return pid if os.path.realpath(cwd) == os.path.realpath(queue_directory) else None
+        try:
+            os.kill(pid, 0)
+        except (IOError, OSError):
+            return None
+        return pid
+
+    def run_tty(self, argv, timeout=120):
+        """Run ``argv`` with stdout and stderr on a pseudo-terminal; return ``(rc, output)``.
+
+        Postfix commands print their diagnostics on stderr only when it is a
+        terminal; otherwise they go to syslog or maillog_file, where nobody
+        reads them (``postfix check`` then fails with exit status 1 and no
+        message at all).
+        """
+        import pty  # pylint: disable=import-outside-toplevel
+        import select  # pylint: disable=import-outside-toplevel
+        import subprocess  # pylint: disable=import-outside-toplevel
+        master, slave = pty.openpty()
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True)
+        except (IOError, OSError) as exc:
+            os.close(master)
+            os.close(slave)
+            raise HostError('cannot run %s: %s' % (argv[0], exc.strerror))
+        os.close(slave)
+        chunks = []
+        deadline = time.time() + timeout
+        try:
+            while True:
+                ready, _w, _x = select.select([master], [], [], max(0.0, deadline - time.time()))
+                if not ready:
+                    process.kill()
+                    chunks.append(b'\n(killed after %d seconds)' % timeout)
+                    break
+                try:
+                    data = os.read(master, 65536)
+                except (IOError, OSError):
+                    break   # EIO: the child closed the terminal
+                if not data:
+                    break
+                chunks.append(data)
+        finally:
+            os.close(master)
+        rc = process.wait()
+        return rc, b''.join(chunks).decode(ENCODING, 'replace').replace('\r\n', '\n')
+
+    @staticmethod
+    def local_addresses():
+        """Addresses assigned to local interfaces, or None when the kernel does not tell.
+
+        This is the list Postfix checks inet_interfaces against. A bind test
+        is not enough: on Linux every 127/8 address can be bound, but Postfix
+        accepts only addresses that are configured on an interface.
+        """
+        found = set()
+        known = False
+        text = LocalHost.read('/proc/net/fib_trie')
+        if text is not None:
+            known = True
+            last = None
+            for line in text.splitlines():
+                stripped = line.strip()
+                if stripped.startswith('|-- '):
+                    last = stripped[4:].strip()
+                elif stripped.startswith('/32 host LOCAL') and last:
+                    found.add(last)
+        text = LocalHost.read('/proc/net/if_inet6')
+        if text is not None:
+            known = True
+            import ipaddress  # pylint: disable=import-outside-toplevel
+            for line in text.splitlines():
+                fields = line.split()
+                if fields and len(fields[0]) == 32:
+                    found.add(str(ipaddress.IPv6Address(int(fields[0], 16))))
+        return found if known else None
+
+    def is_local_address(self, address):
+        """True when ``address`` is configured on a local interface."""
+        if self._local is None:
+            self._local = self.local_addresses()
+            if self._local is None:
+                self._local = False
+        if self._local is False:
+            return self.can_bind(address)
+        return address in self._local
+
+    @staticmethod
+    def can_bind(address):
+        """True when a bind to ``address`` port 0 succeeds (fallback when interfaces are unknown)."""
+        family = socket.AF_INET6 if ':' in address else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except (IOError, OSError):
+            return False
+        try:
+            sock.bind((address, 0))
+            return True
+        except (IOError, OSError):
+            return False
+        finally:
+            sock.close()
+
+    @staticmethod
+    def port_number(name):
+        """TCP port of a master.cf service name (Postfix's known_tcp_ports first, then services(5))."""
+        from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate import KNOWN_TCP_PORTS  # pylint: disable=import-outside-toplevel
+        if name.isdigit():
+            return int(name)
+        if name in KNOWN_TCP_PORTS:
+            return KNOWN_TCP_PORTS[name]
+        try:
+            return socket.getservbyname(name, 'tcp')
+        except (OSError, socket.error):
+            return None
+
+    @staticmethod
+    def resolve(name):
+        try:
+            infos = socket.getaddrinfo(name, None, 0, socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            return []
+        result = []
+        for info in infos:
+            address = info[4][0].split('%')[0]
+            if address not in result:
+                result.append(address)
+        return result
+
+    @staticmethod
+    def sleep(seconds):
+        time.sleep(seconds)
+
+    @staticmethod
+    def lock(path, timeout=300):
+        """Context manager holding an exclusive flock on ``path`` (created if needed).
+
+        Waits at most ``timeout`` seconds, polling, then raises HostError.
+        """
+        import contextlib  # pylint: disable=import-outside-toplevel
+        import fcntl  # pylint: disable=import-outside-toplevel
+
+        @contextlib.contextmanager
+        def held():
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                deadline = time.time() + timeout
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except (IOError, OSError):
+                        if time.time() >= deadline:
+                            raise HostError('%s is still locked after %d seconds' % (path, timeout))
+                        time.sleep(0.1)
+                yield
+            finally:
+                os.close(fd)
+
+        return held()
+
+    @staticmethod
+    def file_size(path):
+        try:
+            return os.stat(path).st_size
+        except (IOError, OSError):
+            return 0

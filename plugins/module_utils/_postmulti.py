@@ -1,0 +1,390 @@
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Postfix instances: naming, discovery, postmulti(1) lifecycle and service control.
+
+Private to the collection. The primary instance lives in /etc/postfix;
+secondary instances are managed by postmulti(1), are named ``postfix-*``
+and are listed in the primary's ``multi_instance_directories``. Discovery
+reads main.cf files only; processes are started only for real changes.
+Everything that touches the host goes through the ``host`` argument.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+import json
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
+    MainCf,
+    PostfixConfigError,
+    normalize_value,
+)
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import MasterCf
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate import (
+    RESTART_PARAMETERS,
+    endpoint_clashes,
+    listen_endpoints,
+    split_list,
+)
+
+PRIMARY_NAME = 'postfix'
+PRIMARY_CONFIG_DIR = '/etc/postfix'
+# The compiled-in queue directory of the Debian, Ubuntu, Fedora and RHEL
+# packages; main.cf overrides it when it sets queue_directory.
+DEFAULT_QUEUE_DIRECTORY = '/var/spool/postfix'
+SECONDARY_NAME = re.compile(r'^postfix-[A-Za-z0-9][A-Za-z0-9._-]*$')
+CONFIGURE_INSTANCE = '/usr/lib/postfix/configure-instance.sh'
+# Files that Debian's configure-instance.sh copies into a chrooted queue
+# directory; they are copies, so removing an instance may delete them.
+CHROOT_COPIES = ('etc', 'lib', 'usr', 'dev')
+QUEUE_SUBDIRS = ('maildrop', 'incoming', 'active', 'deferred', 'defer', 'hold', 'bounce',
+                 'corrupt', 'saved', 'trace', 'flush')
+# Written next to master.pid when this module starts an instance: the values
+# of the parameters the master reads only at start-up, so that a later run
+# knows the running master still needs a restart (for example when the
+# previous run changed inet_interfaces and the restart never happened).
+RESTART_STAMP = 'mailrelay-restart-parameters.json'
+# postmulti -e create/destroy/init rewrite the primary main.cf
+# (multi_instance_directories) by read-modify-write; two at once lose an
+# update. Every run of the module that changes the set of instances or the
+# primary main.cf holds this lock.
+LOCK_PATH = '/run/mailrelay-postmulti.lock'
+START_WAIT = (0.1, 40)    # poll interval (s), polls: at most 4 s
+STOP_WAIT = (0.1, 100)    # at most 10 s
+
+
+class InstanceError(Exception):
+    """A lifecycle step failed; the message says which and why."""
+
+
+def check_name(name):
+    if name == PRIMARY_NAME:
+        return
+    if not isinstance(name, str) or not SECONDARY_NAME.match(name):
+        raise PostfixConfigError(
+            'name', 'must be "postfix" (the primary instance) or "postfix-NAME" (letters, digits, ".", "_", "-"), '
+                    'got %r' % (name,))
+
+
+def is_primary(name):
+    return name == PRIMARY_NAME
+
+
+class Instance:
+    """What the host says about one instance (read from main.cf files only)."""
+
+    def __init__(self, name, config_dir, main=None, exists=False):
+        self.name = name
+        self.config_dir = config_dir
+        self.main = main if main is not None else MainCf('')
+        self.exists = exists
+
+    @property
+    def primary(self):
+        return is_primary(self.name)
+
+    def parameter(self, name, default=None):
+        return self.main.get(name, default)
+
+    @property
+    def queue_directory(self):
+        return self.parameter('queue_directory') or DEFAULT_QUEUE_DIRECTORY
+
+    @property
+    def data_directory(self):
+        return self.parameter('data_directory')
+
+    @property
+    def group(self):
+        return self.parameter('multi_instance_group') or None
+
+    @property
+    def enabled(self):
+        if self.primary:
+            return True
+        return (self.parameter('multi_instance_enable') or 'no').lower() in ('yes', 'true', '1', 'on')
+
+    @property
+    def maillog_file(self):
+        value = self.parameter('maillog_file') or ''
+        return value if value.startswith('/') and '$' not in value else ''
+
+
+def primary_main(host, primary_dir=PRIMARY_CONFIG_DIR):
+    text = host.read(posixpath.join(primary_dir, 'main.cf'))
+    return None if text is None else MainCf(text)
+
+
+def multi_instance_ready(primary):
+    """postmulti -e init has been run: wrapper set and management enabled."""
+    if primary is None:
+        return False
+    enabled = (primary.get('multi_instance_enable') or 'no').lower() in ('yes', 'true', '1', 'on')
+    return enabled and bool(primary.get('multi_instance_wrapper'))
+
+
+def find_instance(host, name, config_dir=None, primary_dir=PRIMARY_CONFIG_DIR):
+    """Locate ``name``; ``config_dir`` is where a new secondary instance would go."""
+    if is_primary(name):
+        text = host.read(posixpath.join(primary_dir, 'main.cf'))
+        return Instance(name, primary_dir, MainCf(text or ''), text is not None)
+    primary = primary_main(host, primary_dir)
+    directories = split_list(primary.get('multi_instance_directories') or '') if primary else []
+    wanted = config_dir or posixpath.join('/etc', name)
+    ordered = sorted(directories, key=lambda directory: directory != wanted)
+    for directory in ordered:
+        text = host.read(posixpath.join(directory, 'main.cf'))
+        if text is None:
+            continue
+        main = MainCf(text)
+        if main.get('multi_instance_name') == name:
+            return Instance(name, directory, main, True)
+    return Instance(name, wanted, None, False)
+
+
+def other_instances(host, name, primary_dir=PRIMARY_CONFIG_DIR):
+    """``[(name, config_dir, MainCf, master.cf text)]`` of every instance except ``name``."""
+    primary = primary_main(host, primary_dir)
+    if primary is None:
+        return []
+    found = []
+    candidates = [(PRIMARY_NAME, primary_dir)]
+    candidates += [(None, directory) for directory in split_list(primary.get('multi_instance_directories') or '')]
+    for instance_name, directory in candidates:
+        text = host.read(posixpath.join(directory, 'main.cf'))
+        if text is None:
+            continue
+        main = MainCf(text)
+        instance_name = instance_name or main.get('multi_instance_name') or directory
+        if instance_name == name:
+            continue
+        found.append((instance_name, directory, main, host.read(posixpath.join(directory, 'master.cf')) or ''))
+    return found
+
+
+def listen_clashes(host, name, main_text, master_text, primary_dir=PRIMARY_CONFIG_DIR):
+    """Problems: addresses and ports this instance would bind that another instance binds too.
+
+    Postfix sets SO_REUSEPORT on its listening sockets, so a second instance
+    on the same address and port does not fail: the kernel silently spreads
+    the connections over both. This check makes that an error.
+    """
+    mine = listen_endpoints(MainCf(main_text or '').parameters(), MasterCf(master_text or '').services,
+                            host.port_number, host.resolve)
+    if not mine:
+        return []
+    problems = []
+    for other, directory, main, other_master in other_instances(host, name, primary_dir):
+        theirs = listen_endpoints(main.parameters(), MasterCf(other_master).services, host.port_number, host.resolve)
+        for address, port in endpoint_clashes(mine, theirs):
+            problems.append(
+                'main_cf.inet_interfaces: %s port %d is also bound by instance %s (%s); Postfix listens with '
+                'SO_REUSEPORT, so both instances would silently share its connections'
+                % ('every address' if address == '*' else address, port, other, directory))
+    return problems
+
+
+def bootstrap_primary_text(mail_version):
+    """main.cf of a primary instance that exists only so that postmulti can work."""
+    try:
+        major_minor = tuple(int(part) for part in mail_version.split('.')[:2])
+    except ValueError:
+        major_minor = (0, 0)
+    level = '3.6' if major_minor >= (3, 6) else '2'
+    return (
+        '# Primary Postfix instance written by mailrelay.smtp.postfix_instance because\n'
+        '# there was none: postmulti(1) needs it to manage secondary instances. It\n'
+        '# accepts no network mail (master_service_disable = inet).\n'
+        'compatibility_level = %s\n'
+        'master_service_disable = inet\n' % level
+    )
+
+
+def _run(host, argv, what):
+    rc, out, err = host.run(argv)
+    if rc != 0:
+        detail = (err.strip() or out.strip() or 'exit status %d' % rc).replace('\n', '; ')
+        raise InstanceError('%s failed: %s' % (what, detail))
+    return out
+
+
+def prepare_multi_instance(host, primary_dir=PRIMARY_CONFIG_DIR):
+    """Make postmulti usable; return the list of actions taken.
+
+    postmulti(1) always works on the compiled-in default configuration
+    directory; ``primary_dir`` exists for tests that only look at files.
+    """
+    actions = []
+    primary = primary_main(host, primary_dir)
+    if primary is None:
+        version = _run(host, [host.command('postconf'), '-d', '-h', 'mail_version'], 'postconf -d mail_version').strip()
+        path = posixpath.join(primary_dir, 'main.cf')
+        staged = path + '.mailrelay-new'
+        host.remove(staged)
+        host.write(staged, bootstrap_primary_text(version), 0o644)
+        host.replace(staged, path)
+        actions.append('wrote a minimal primary %s' % path)
+        primary = primary_main(host, primary_dir)
+    if not multi_instance_ready(primary):
+        _run(host, [host.command('postmulti'), '-e', 'init'], 'postmulti -e init')
+        actions.append('postmulti -e init')
+    return actions
+
+
+def create_instance(host, name, group=None, config_dir=None):
+    argv = [host.command('postmulti'), '-e', 'create', '-I', name]
+    if group:
+        argv.extend(['-G', group])
+    if config_dir and config_dir != posixpath.join('/etc', name):
+        argv.append('config_directory=%s' % config_dir)
+    _run(host, argv, 'postmulti -e create -I %s' % name)
+
+
+def queued_messages(host, instance):
+    queue = instance.queue_directory
+    return sum(host.count_files(posixpath.join(queue, sub)) for sub in QUEUE_SUBDIRS)
+
+
+def destroy_instance(host, instance):
+    """Stop (already done by the caller), disable, clean up and destroy a secondary instance.
+
+    postmulti refuses to destroy an instance whose private/ or public/
+    directories still hold the sockets of the last run, and it leaves the
+    chroot copies, pid and lock files behind; those are removed first. An
+    instance with queued mail is never destroyed.
+    """
+    waiting = queued_messages(host, instance)
+    if waiting:
+        raise InstanceError('%s has %d queued file(s) under %s; deliver or delete them before removing the instance'
+                            % (instance.name, waiting, instance.queue_directory))
+    postmulti = host.command('postmulti')
+    if instance.enabled:
+        _run(host, [postmulti, '-e', 'disable', '-i', instance.name], 'postmulti -e disable -i %s' % instance.name)
+    queue = instance.queue_directory
+    for sub in ('private', 'public'):
+        host.remove_sockets(posixpath.join(queue, sub))
+    host.remove(posixpath.join(queue, 'pid', 'master.pid'))
+    host.remove(posixpath.join(queue, 'pid', RESTART_STAMP))
+    for copy in CHROOT_COPIES:
+        host.remove_tree(posixpath.join(queue, copy))
+    if instance.data_directory:
+        host.remove(posixpath.join(instance.data_directory, 'master.lock'))
+    _run(host, [postmulti, '-e', 'destroy', '-i', instance.name], 'postmulti -e destroy -i %s' % instance.name)
+    left = []
+    # What postmulti leaves: the directories of the instance itself (only
+    # when their path carries the instance name, so that a shared directory
+    # is never removed), and the maps this collection wrote.
+    for directory in (instance.config_dir, instance.data_directory, queue):
+        if directory and instance.name in posixpath.basename(directory.rstrip('/')) and host.exists(directory):
+            host.remove_tree(directory)
+            left.append(directory)
+    return left
+
+
+# -- service control ---------------------------------------------------------
+
+def restart_values(instance):
+    """The start-up-only parameters as main.cf sets them (normalised; '' when unset)."""
+    return dict((name, normalize_value(instance.parameter(name) or '')) for name in RESTART_PARAMETERS)
+
+
+def stamp_path(instance):
+    return posixpath.join(instance.queue_directory, 'pid', RESTART_STAMP)
+
+
+def write_restart_stamp(host, instance):
+    path = stamp_path(instance)
+    staged = path + '.new'
+    host.remove(staged)
+    host.write(staged, json.dumps(restart_values(instance), sort_keys=True) + '\n', 0o644)
+    host.replace(staged, path)
+
+
+def pending_restart(host, running_instance, configured):
+    """Start-up-only parameters whose configured value differs from what the running master started with.
+
+    Empty when the master was not started by this module: no stamp, or a
+    master.pid newer than the stamp (someone restarted it since).
+    """
+    stamp = host.stat(stamp_path(running_instance))
+    pid = host.stat(posixpath.join(running_instance.queue_directory, 'pid', 'master.pid'))
+    if stamp is None or pid is None or pid.st_mtime_ns > stamp.st_mtime_ns:
+        return []
+    text = host.read(stamp_path(running_instance))
+    if not text:
+        return []
+    try:
+        started_with = json.loads(text)
+    except ValueError:
+        return []
+    wanted = restart_values(configured)
+    return [name for name in RESTART_PARAMETERS if name in started_with and started_with[name] != wanted[name]]
+
+
+def running_pid(host, instance):
+    return host.master_running(instance.queue_directory)
+
+
+def _wait(host, instance, want_running, interval_polls):
+    interval, polls = interval_polls
+    for _attempt in range(polls):
+        if bool(running_pid(host, instance)) == want_running:
+            return True
+        host.sleep(interval)
+    return bool(running_pid(host, instance)) == want_running
+
+
+def log_excerpt(host, instance, offset, lines=12):
+    """Lines of the instance's maillog_file written since ``offset`` that explain a failure."""
+    path = instance.maillog_file
+    if not path:
+        return 'maillog_file is not set; see the system log of %s' % instance.name
+    text = host.read_tail(path, offset)
+    interesting = [line for line in text.splitlines()
+                   if any(word in line for word in ('fatal:', 'error:', 'panic:', 'warning:'))]
+    chosen = interesting[-lines:] or text.splitlines()[-lines:]
+    if not chosen:
+        return '%s has no new lines' % path
+    return '%s: %s' % (path, ' | '.join(line.strip() for line in chosen))
+
+
+def start(host, instance):
+    """Start the instance's master(8); surface the log when it does not come up."""
+    offset = host.file_size(instance.maillog_file) if instance.maillog_file else 0
+    if host.exists(CONFIGURE_INSTANCE):
+        # Debian's master.cf chroots most services: this copies resolv.conf,
+        # hosts, services and the NSS libraries into the queue directory, as
+        # Debian's own init scripts do before every start. It is run as for
+        # the primary ("-") with MAIL_CONFIG pointing at the instance:
+        # given an instance name it goes through "postmulti -x", which reads
+        # every instance's main.cf and fails while another one is being
+        # created or destroyed.
+        rc, out, err = host.run([CONFIGURE_INSTANCE, '-'], env={'MAIL_CONFIG': instance.config_dir})
+        if rc != 0:
+            raise InstanceError('%s %s failed: %s' % (CONFIGURE_INSTANCE, instance.name, (err or out).strip()))
+    rc, out, err = host.run([host.command('postfix'), '-c', instance.config_dir, 'start'])
+    if rc == 0 and _wait(host, instance, True, START_WAIT):
+        write_restart_stamp(host, instance)
+        return
+    said = (err.strip() or out.strip()).replace('\n', ' | ')
+    raise InstanceError('postfix -c %s start failed (exit status %d)%s; %s' % (
+        instance.config_dir, rc, ': %s' % said if said else ' without a message',
+        log_excerpt(host, instance, offset)))
+
+
+def stop(host, instance):
+    rc, out, err = host.run([host.command('postfix'), '-c', instance.config_dir, 'stop'])
+    if not _wait(host, instance, False, STOP_WAIT):
+        raise InstanceError('postfix -c %s stop did not stop the master process (exit status %d): %s' % (
+            instance.config_dir, rc, (err or out).strip()))
+
+
+def reload(host, instance):
+    offset = host.file_size(instance.maillog_file) if instance.maillog_file else 0
+    rc, out, err = host.run([host.command('postfix'), '-c', instance.config_dir, 'reload'])
+    if rc != 0:
+        raise InstanceError('postfix -c %s reload failed: %s; %s' % (
+            instance.config_dir, (err or out).strip(), log_excerpt(host, instance, offset)))

@@ -1,0 +1,474 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postfix_instance
+short_description: Create, configure, run, disable and remove Postfix instances (postmulti) in one call
+version_added: 0.1.0
+description:
+  - Manages one Postfix instance per call - the primary instance (O(name=postfix), in C(/etc/postfix)) or a
+    secondary instance managed by postmulti(1) (O(name=postfix-NAME)) - so that several SMTP servers, each
+    bound to its own address, can run on one machine. One instance per host works the same way, with
+    O(name=postfix).
+  - "In one call it ensures the instance exists, converges its configuration with the same options and the
+    same staged validation as M(mailrelay.smtp.postfix_config) (the configuration is validated before the
+    instance is started), and ensures the service state."
+  - When the first secondary instance is created, multi-instance support is prepared if needed - a minimal
+    primary C(main.cf) that accepts no network mail (C(master_service_disable = inet)) when there is none
+    (Debian's "No configuration" install), then C(postmulti -e init).
+  - "A newly created instance gets what postmulti leaves out: it is enabled unless O(enabled=false), and the
+    C(master_service_disable = inet) that postmulti writes into a new instance is removed unless O(main_cf)
+    sets it. Set C(inet_interfaces), C(myhostname) and C(smtp_bind_address) of every instance, or the
+    instances clash (see the collection's C(docs/postfix_config.md))."
+  - Validation also refuses an address and port that another instance of the host binds already. Postfix
+    listens with C(SO_REUSEPORT), so two instances on the same address and port do not fail; the kernel
+    silently spreads the connections over both.
+  - The module remembers, next to C(master.pid), the values of the start-up-only parameters the running
+    master was started with, so RV(restart_needed) stays true on later runs until the instance is restarted.
+  - Runs that create or remove instances, or change the primary instance, are serialised with a lock
+    (C(/run/mailrelay-postmulti.lock)), because postmulti rewrites the primary C(main.cf) by
+    read-modify-write.
+  - Before it starts an instance, the module runs Debian's C(/usr/lib/postfix/configure-instance.sh) when it
+    exists, which copies what chrooted services need into the queue directory. When C(postfix start)
+    fails, the message includes the new lines of the instance's C(maillog_file), where Postfix writes the
+    reason.
+  - When the configuration of an instance created by the same call is refused, the new instance is destroyed
+    again. When it is valid but C(postfix start) fails, the instance stays (configured, not running) for
+    inspection.
+  - Removal stops the instance, disables it, removes the sockets and chroot copies that make
+    C(postmulti -e destroy) fail, destroys it and removes the directories that carry the instance's name. An
+    instance with mail in its queue is never removed.
+  - A run that changes nothing only reads files (and C(/proc)) and starts no process.
+author: Mailrelay Maintainers (@mailrelay)
+extends_documentation_fragment:
+  - mailrelay.smtp._postfix_config
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Reports what would change without changing anything. For an instance that does not exist yet, the
+        configuration diff is not computed (there are no files to compare with).
+  diff_mode:
+    support: full
+    description: Shows the instance's presence and every changed file; values of secret tables are masked.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux hosts with Postfix 3.x; the role installs it on Debian and Ubuntu.
+options:
+  name:
+    description:
+      - V(postfix) for the primary instance (C(/etc/postfix)), or C(postfix-NAME) for a secondary instance.
+    type: str
+    required: true
+  config_dir:
+    description:
+      - Configuration directory of a new secondary instance. An existing instance is found wherever the
+        primary instance's C(multi_instance_directories) says it is.
+      - Defaults to C(/etc/NAME). Ignored for the primary instance.
+    type: path
+  group:
+    description:
+      - postmulti(1) instance group (C(multi_instance_group)), so that a group of instances can be managed
+        together. An empty string removes the instance from its group.
+      - Secondary instances only. Not changed when omitted.
+    type: str
+  state:
+    description:
+      - V(present) creates and configures the instance; V(absent) removes a secondary instance.
+    type: str
+    choices: [present, absent]
+    default: present
+  enabled:
+    description:
+      - Whether the instance starts with the others (C(multi_instance_enable)), for example at boot.
+      - Independent of O(service_state). Secondary instances only.
+      - When omitted, a new instance is enabled and an existing one is left as it is.
+    type: bool
+  service_state:
+    description:
+      - V(started) starts the instance when it is not running, but does B(not) reload it after a configuration
+        change; it returns RV(reload_needed) and RV(restart_needed) so that a handler decides.
+      - V(stopped) stops it when it runs.
+      - V(reloaded) reloads it (or restarts it when RV(restart_needed)) and starts it when it is not running;
+        V(restarted) stops and starts it. Both always report a change, like M(ansible.builtin.service).
+      - V(unmanaged) leaves the process alone.
+    type: str
+    choices: [started, stopped, reloaded, restarted, unmanaged]
+    default: started
+notes:
+  - Requires Postfix with postmulti(1) on the managed host; run as root.
+  - C(postmulti -e create) takes a few seconds and C(postmulti -e destroy) a few more; a no-op run takes neither.
+seealso:
+  - module: mailrelay.smtp.postfix_config
+  - name: MULTI_INSTANCE_README
+    description: Managing multiple Postfix instances on a single host.
+    link: https://www.postfix.org/MULTI_INSTANCE_README.html
+"""
+
+EXAMPLES = r"""
+- name: Submission and inbound relay on one machine, each on its own address
+  mailrelay.smtp.postfix_instance:
+    name: "{{ item.name }}"
+    group: mta
+    main_cf:
+      compatibility_level: "3.6"
+      myhostname: "{{ item.hostname }}"
+      inet_interfaces: "{{ item.address }}"
+      smtp_bind_address: "{{ item.address }}"
+      inet_protocols: ipv4
+      maillog_file: /var/log/{{ item.name }}.log
+      mydestination: ""
+      relayhost: "[10.0.0.2]"
+  loop:
+    - {name: postfix-submission, hostname: submission.example.com, address: 192.0.2.10}
+    - {name: postfix-inbound, hostname: mx.example.com, address: 192.0.2.11}
+  register: instances
+  notify: "mailrelay.smtp : postfix instances changed"
+
+- name: One instance per host - the primary, configured and running
+  mailrelay.smtp.postfix_instance:
+    name: postfix
+    main_cf:
+      myhostname: mail.example.com
+      inet_interfaces: all
+
+- name: Reload after a change (what the role's handler does)
+  mailrelay.smtp.postfix_instance:
+    name: postfix-inbound
+    service_state: "{{ 'restarted' if instances.results[1].restart_needed else 'reloaded' }}"
+  when: instances.results[1].reload_needed
+
+- name: Remove an instance
+  mailrelay.smtp.postfix_instance:
+    name: postfix-old
+    state: absent
+"""
+
+RETURN = r"""
+name:
+  description: The instance name.
+  returned: always
+  type: str
+  sample: postfix-inbound
+config_dir:
+  description: The instance's configuration directory.
+  returned: always
+  type: str
+  sample: /etc/postfix-inbound
+created:
+  description: Whether the instance was (or would be) created.
+  returned: always
+  type: bool
+removed:
+  description: Whether the instance was (or would be) removed.
+  returned: always
+  type: bool
+prepared:
+  description: What was done to make multi-instance support usable (minimal primary main.cf, postmulti init).
+  returned: always
+  type: list
+  elements: str
+  sample: ["postmulti -e init"]
+removed_directories:
+  description: Directories of a removed instance that postmulti left behind and the module deleted.
+  returned: when state=absent and the instance was removed
+  type: list
+  elements: str
+  sample: ["/etc/postfix-old", "/var/lib/postfix-old", "/var/spool/postfix-old"]
+enabled:
+  description: Whether the instance is enabled after the run (secondary instances; always true for the primary).
+  returned: when state=present
+  type: bool
+running:
+  description: Whether the instance's master process runs after the run (in check mode, would run).
+  returned: always
+  type: bool
+service_action:
+  description: What was done to the process, if anything.
+  returned: always
+  type: str
+  sample: started
+  choices: [started, stopped, reloaded, restarted]
+main_cf:
+  description: Names of the C(main.cf) parameters that were added, changed and removed.
+  returned: always
+  type: dict
+  sample: {"added": ["smtp_bind_address"], "changed": ["myhostname"], "removed": []}
+master_cf:
+  description: C(master.cf) services (C(service/type)) that were added, changed and removed.
+  returned: always
+  type: dict
+  sample: {"added": ["submission/inet"], "changed": [], "removed": ["smtps/inet"]}
+maps:
+  description: Table files by what happened to them (C(written), C(postmapped), C(removed), C(attributes)).
+  returned: always
+  type: dict
+  sample: {"written": ["/etc/postfix-inbound/transport"], "postmapped": ["/etc/postfix-inbound/transport"], "removed": [], "attributes": []}
+reload_needed:
+  description:
+    - The running instance uses an older configuration and must be reloaded. False when it does not run, or
+      when this run started, reloaded or restarted it.
+  returned: always
+  type: bool
+restart_needed:
+  description:
+    - The running instance must be stopped and started (a parameter such as C(inet_interfaces) changed).
+      False when it does not run, or when this run started or restarted it.
+  returned: always
+  type: bool
+restart_parameters:
+  description: The changed parameters that require the restart (empty when RV(restart_needed) is false).
+  returned: always
+  type: list
+  elements: str
+validated:
+  description: Whether a staged configuration went through validation in this run.
+  returned: always
+  type: bool
+problems:
+  description: Every reason why validation refused the new configuration.
+  returned: when validation failed
+  type: list
+  elements: str
+"""
+
+import posixpath
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import (
+    config_argument_spec,
+    secret_map_values,
+)
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import MainCf, PostfixConfigError
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import (
+    ConfigRequest,
+    ValidationFailed,
+    converge,
+)
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import HostError, LocalHost
+
+
+def _presence(instance, present, enabled=None):
+    if not present:
+        return '%s: absent\n' % instance.name
+    text = '%s: present (%s)' % (instance.name, instance.config_dir)
+    if enabled is not None and not instance.primary:
+        text += ', %s' % ('enabled' if enabled else 'disabled')
+    return text + '\n'
+
+
+def _empty_config_result(config_dir):
+    return {
+        'config_dir': config_dir,
+        'main_cf': {'added': [], 'changed': [], 'removed': []},
+        'master_cf': {'added': [], 'changed': [], 'removed': []},
+        'maps': {'written': [], 'postmapped': [], 'removed': [], 'attributes': []},
+        'reload_needed': False,
+        'restart_needed': False,
+        'restart_parameters': [],
+        'validated': False,
+        'warnings': [],
+    }
+
+
+def instance_main_cf(module, instance, created):
+    """Parameters this module owns in the instance's main.cf (from its own options)."""
+    params = module.params
+    extra = {}
+    if instance.primary:
+        return extra
+    if params['group'] is not None:
+        extra['multi_instance_group'] = params['group'] or None
+    enabled = params['enabled']
+    if enabled is None and created:
+        enabled = True
+    if enabled is not None:
+        extra['multi_instance_enable'] = 'yes' if enabled else 'no'
+    if created and 'master_service_disable' not in (params['main_cf'] or {}):
+        # postmulti parks a new instance with "master_service_disable = inet";
+        # this call configures it, so it may listen as soon as it starts.
+        extra['master_service_disable'] = None
+    return extra
+
+
+def present(module, host):
+    params = module.params
+    name = params['name']
+    result = {'name': name, 'created': False, 'removed': False, 'prepared': [], 'service_action': None}
+    instance = postmulti.find_instance(host, name, params['config_dir'])
+    diff_items = []
+    if not instance.exists and not instance.primary:
+        result['created'] = True
+        diff_items.append({'before_header': 'instance', 'after_header': 'instance',
+                           'before': _presence(instance, False), 'after': _presence(instance, True, params['enabled'] is not False)})
+        if module.check_mode:
+            result.update(_empty_config_result(instance.config_dir))
+            result.update(changed=True, enabled=params['enabled'] is not False,
+                          running=params['service_state'] in ('started', 'reloaded', 'restarted'),
+                          service_action='started' if params['service_state'] in ('started', 'reloaded', 'restarted') else None)
+            if module._diff:
+                result['diff'] = diff_items
+            return result
+        result['prepared'] = postmulti.prepare_multi_instance(host)
+        postmulti.create_instance(host, name, params['group'], params['config_dir'])
+        instance = postmulti.find_instance(host, name, params['config_dir'])
+        if not instance.exists:
+            raise postmulti.InstanceError('postmulti created %s, but it is not listed in multi_instance_directories' % name)
+
+    before = instance
+    request = ConfigRequest.from_params(params, config_dir=instance.config_dir,
+                                        extra_main_cf=instance_main_cf(module, instance, result['created']))
+
+    def no_listen_clash(plan):
+        main_text = plan.main_after if plan.main_after is not None else plan.main_before
+        master_text = plan.master_after if plan.master_after is not None else plan.master_before
+        problems = postmulti.listen_clashes(host, name, main_text, master_text)
+        if problems:
+            raise ValidationFailed(problems)
+
+    try:
+        plan, config_result = converge(host, request, check_mode=module.check_mode, want_diff=module._diff,
+                                       before_commit=no_listen_clash if request.validate else None)
+    except (ValidationFailed, PostfixConfigError):
+        if result['created']:
+            # The configuration never went live: do not leave a half-made
+            # instance behind either.
+            postmulti.destroy_instance(host, instance)
+        raise
+    result.update(config_result)
+    diff_items.extend(config_result.pop('diff', []))
+    after = postmulti.Instance(name, instance.config_dir, MainCf(plan.main_after or ''), True) \
+        if plan.main_after is not None else instance
+    result['enabled'] = after.enabled
+    if not result['created'] and not instance.primary and before.enabled != after.enabled:
+        diff_items.append({'before_header': 'instance', 'after_header': 'instance',
+                           'before': _presence(before, True, before.enabled), 'after': _presence(after, True, after.enabled)})
+
+    service_state = params['service_state']
+    running = postmulti.running_pid(host, before) is not None
+    if running:
+        # A restart that an earlier run asked for and that never happened.
+        for parameter in postmulti.pending_restart(host, before, after):
+            if parameter not in result['restart_parameters']:
+                result['restart_parameters'].append(parameter)
+        result['restart_needed'] = bool(result['restart_parameters'])
+        result['reload_needed'] = result['reload_needed'] or result['restart_needed']
+    action = None
+    if service_state == 'started' and not running:
+        action = 'started'
+    elif service_state == 'stopped' and running:
+        action = 'stopped'
+    elif service_state == 'reloaded':
+        action = ('restarted' if result['restart_needed'] else 'reloaded') if running else 'started'
+    elif service_state == 'restarted':
+        action = 'restarted' if running else 'started'
+
+    if action in ('started', 'restarted') and not plan.changed and request.validate:
+        no_listen_clash(plan)
+    if action and not module.check_mode:
+        if action in ('stopped', 'restarted'):
+            postmulti.stop(host, before)
+        if action in ('started', 'restarted'):
+            postmulti.start(host, after)
+        if action == 'reloaded':
+            postmulti.reload(host, after)
+    if action or not running:
+        # Started, stopped, reloaded or restarted by this run, or not running:
+        # no process is left on an older configuration.
+        result['reload_needed'] = False
+        result['restart_needed'] = False
+        result['restart_parameters'] = []
+    if action:
+        result['service_action'] = action
+        diff_items.append({'before_header': 'service', 'after_header': 'service',
+                           'before': '%s: %s\n' % (name, 'running' if running else 'stopped'),
+                           'after': '%s: %s\n' % (name, 'stopped' if action == 'stopped' else 'running (%s)' % action)})
+    result['running'] = (action != 'stopped') if action else running
+    result['changed'] = bool(result['created'] or result['changed'] or action)
+    if module._diff and diff_items:
+        result['diff'] = diff_items
+    return result
+
+
+def absent(module, host):
+    name = module.params['name']
+    if postmulti.is_primary(name):
+        raise PostfixConfigError('name', 'the primary instance cannot be removed; stop it with service_state=stopped')
+    instance = postmulti.find_instance(host, name, module.params['config_dir'])
+    result = _empty_config_result(instance.config_dir)
+    result.update(name=name, created=False, removed=False, prepared=[], service_action=None, running=False)
+    if not instance.exists:
+        result['changed'] = False
+        return result
+    running = postmulti.running_pid(host, instance) is not None
+    result.update(changed=True, removed=True)
+    if running:
+        result['service_action'] = 'stopped'
+    if module._diff:
+        result['diff'] = [{'before_header': 'instance', 'after_header': 'instance',
+                           'before': _presence(instance, True, instance.enabled), 'after': _presence(instance, False)}]
+    if module.check_mode:
+        return result
+    if running:
+        postmulti.stop(host, instance)
+    result['removed_directories'] = postmulti.destroy_instance(host, instance)
+    return result
+
+
+def run(module, host):
+    """present/absent; serialised with other runs when the set of instances or the primary may change."""
+    name = module.params['name']
+    action = absent if module.params['state'] == 'absent' else present
+    existing = postmulti.find_instance(host, name, module.params['config_dir'])
+    if module.check_mode or (existing.exists and not existing.primary and module.params['state'] == 'present'):
+        return action(module, host)
+    lock_dir = posixpath.dirname(postmulti.LOCK_PATH)
+    lock_path = postmulti.LOCK_PATH if host.isdir(lock_dir) else '/tmp/mailrelay-postmulti.lock'
+    with host.lock(lock_path):
+        return action(module, host)
+
+
+def main():
+    argument_spec = config_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        config_dir=dict(type='path'),
+        group=dict(type='str'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        enabled=dict(type='bool'),
+        service_state=dict(type='str', default='started',
+                           choices=['started', 'stopped', 'reloaded', 'restarted', 'unmanaged']),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    for value in secret_map_values(module.params['maps']):
+        module.no_log_values.add(value)
+
+    host = LocalHost(module.run_command)
+    try:
+        postmulti.check_name(module.params['name'])
+        result = run(module, host)
+    except ValidationFailed as exc:
+        module.fail_json(
+            msg='The new configuration of %s was refused; the live files and the running service are unchanged. %s'
+                % (module.params['name'], ' | '.join(exc.problems)),
+            problems=exc.problems, name=module.params['name'])
+    except PostfixConfigError as exc:
+        module.fail_json(msg=str(exc), option=exc.option, name=module.params['name'])
+    except (HostError, postmulti.InstanceError) as exc:
+        module.fail_json(msg=str(exc), name=module.params['name'])
+
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Instance discovery and lifecycle decisions, on real files under tmp_path.
+
+Commands that would act on the machine's real Postfix (postmulti) are
+recorded by the run_command handed to the host adapter instead of being run;
+the integration targets run them for real.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import MainCf, PostfixConfigError
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
+
+
+class Recorder:
+    """run_command that records every command and answers from a table."""
+
+    def __init__(self, answers=None):
+        self.calls = []
+        self.answers = answers or {}
+
+    def __call__(self, argv, data=None):
+        self.calls.append(argv)
+        for word, answer in self.answers.items():
+            if word in argv:
+                return answer
+        return 0, '', ''
+
+
+class Host(LocalHost):
+    def command(self, name):
+        return name
+
+
+@pytest.mark.parametrize('name', ['postfix', 'postfix-a', 'postfix-it-1.x_y'])
+def test_good_names(name):
+    postmulti.check_name(name)
+
+
+@pytest.mark.parametrize('name', ['', 'postfix-', 'relay', 'postfix-a b', 'postfix-/etc', None])
+def test_bad_names(name):
+    with pytest.raises(PostfixConfigError) as info:
+        postmulti.check_name(name)
+    assert info.value.option == 'name'
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        handle.write(text)
+
+
+def test_find_instances_through_the_primary(tmp_path):
+    primary = str(tmp_path / 'postfix')
+    other = str(tmp_path / 'elsewhere')
+    write(primary + '/main.cf', 'multi_instance_enable = yes\nmulti_instance_wrapper = postmulti -p --\n'
+                                'multi_instance_directories = %s/postfix-a, %s\n' % (tmp_path, other))
+    write(str(tmp_path / 'postfix-a/main.cf'),
+          'multi_instance_name = postfix-a\nmulti_instance_enable = yes\nqueue_directory = /var/spool/postfix-a\nmulti_instance_group = g\n')
+    write(other + '/main.cf', 'multi_instance_name = postfix-b\nmaillog_file = /var/log/b.log\n')
+    host = Host(Recorder())
+    found = postmulti.find_instance(host, 'postfix-a', primary_dir=primary)
+    assert (found.exists, found.config_dir, found.enabled, found.group, found.queue_directory) == \
+        (True, str(tmp_path / 'postfix-a'), True, 'g', '/var/spool/postfix-a')
+    moved = postmulti.find_instance(host, 'postfix-b', primary_dir=primary)
+    assert (moved.exists, moved.config_dir, moved.enabled, moved.maillog_file) == (True, other, False, '/var/log/b.log')
+    missing = postmulti.find_instance(host, 'postfix-c', primary_dir=primary)
+    assert (missing.exists, missing.config_dir) == (False, '/etc/postfix-c')
+    main = postmulti.find_instance(host, 'postfix', primary_dir=primary)
+    assert (main.exists, main.config_dir, main.enabled, main.queue_directory) == (True, primary, True, '/var/spool/postfix')
+    assert host._run_command.calls == []
+
+
+def test_prepare_bootstraps_a_missing_primary_then_inits(tmp_path):
+    primary = str(tmp_path / 'postfix')
+    os.makedirs(primary)
+    recorder = Recorder({'mail_version': (0, '3.7.11\n', '')})
+    actions = postmulti.prepare_multi_instance(Host(recorder), primary_dir=primary)
+    assert actions == ['wrote a minimal primary %s/main.cf' % primary, 'postmulti -e init']
+    params = MainCf(open(primary + '/main.cf').read()).parameters()
+    assert params == {'compatibility_level': '3.6', 'master_service_disable': 'inet'}
+    assert recorder.calls[-1] == ['postmulti', '-e', 'init']
+
+
+def test_prepare_does_nothing_when_ready(tmp_path):
+    primary = str(tmp_path / 'postfix')
+    write(primary + '/main.cf', 'multi_instance_enable = yes\nmulti_instance_wrapper = ${command_directory}/postmulti -p --\n')
+    recorder = Recorder()
+    assert postmulti.prepare_multi_instance(Host(recorder), primary_dir=primary) == []
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize('version, level', [('3.7.11', '3.6'), ('3.6.0', '3.6'), ('3.5.6', '2'), ('junk', '2')])
+def test_bootstrap_compatibility_level(version, level):
+    assert MainCf(postmulti.bootstrap_primary_text(version)).get('compatibility_level') == level
+
+
+def test_failed_command_raises_with_its_message():
+    recorder = Recorder({'create': (1, '', 'postmulti: fatal: instance already exists\n')})
+    with pytest.raises(postmulti.InstanceError) as info:
+        postmulti.create_instance(Host(recorder), 'postfix-a', 'grp')
+    assert 'instance already exists' in str(info.value)
+    assert recorder.calls == [['postmulti', '-e', 'create', '-I', 'postfix-a', '-G', 'grp']]
+
+
+def test_destroy_refuses_an_instance_with_queued_mail(tmp_path):
+    queue = tmp_path / 'spool'
+    write(str(queue / 'deferred' / 'A' / 'ABC123'), 'queued message')
+    instance = postmulti.Instance('postfix-a', str(tmp_path / 'etc'), MainCf('queue_directory = %s\n' % queue), True)
+    recorder = Recorder()
+    with pytest.raises(postmulti.InstanceError) as info:
+        postmulti.destroy_instance(Host(recorder), instance)
+    assert '1 queued file' in str(info.value)
+    assert recorder.calls == []
+
+
+def test_destroy_cleans_what_postmulti_trips_over(tmp_path):
+    import socket
+    queue = tmp_path / 'postfix-a-spool'
+    config = tmp_path / 'postfix-a'
+    data = tmp_path / 'postfix-a-data'
+    for sub in ('private', 'public', 'pid', 'etc', 'deferred'):
+        (queue / sub).mkdir(parents=True)
+    config.mkdir()
+    data.mkdir()
+    write(str(config / 'transport'), 'x y\n')
+    write(str(queue / 'pid' / 'master.pid'), '123\n')
+    write(str(queue / 'etc' / 'resolv.conf'), 'nameserver 127.0.0.1\n')
+    write(str(data / 'master.lock'), '123\n')
+    os.mkfifo(str(queue / 'public' / 'pickup'))
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(queue / 'private' / 'smtp'))
+    sock.close()
+    instance = postmulti.Instance('postfix-a', str(config), MainCf(
+        'queue_directory = %s\ndata_directory = %s\nmulti_instance_enable = yes\n' % (queue, data)), True)
+    recorder = Recorder()
+    left = postmulti.destroy_instance(Host(recorder), instance)
+    assert recorder.calls == [['postmulti', '-e', 'disable', '-i', 'postfix-a'], ['postmulti', '-e', 'destroy', '-i', 'postfix-a']]
+    assert left == [str(config), str(data), str(queue)]
+    assert not config.exists() and not queue.exists() and not data.exists()
+
+
+def test_running_pid_checks_the_working_directory(tmp_path):
+    queue = tmp_path / 'queue'
+    (queue / 'pid').mkdir(parents=True)
+    instance = postmulti.Instance('postfix-a', '/etc/postfix-a', MainCf('queue_directory = %s\n' % queue), True)
+    host = Host(Recorder())
+    assert postmulti.running_pid(host, instance) is None
+    process = subprocess.Popen(['sleep', '30'], cwd=str(queue))
+    try:
+        write(str(queue / 'pid' / 'master.pid'), '%10d\n' % process.pid)
+        assert postmulti.running_pid(host, instance) == process.pid
+        elsewhere = postmulti.Instance('postfix-b', '/etc/postfix-b', MainCf('queue_directory = %s\n' % tmp_path), True)
+        write(str(tmp_path / 'pid' / 'master.pid'), '%d\n' % process.pid)
+        assert postmulti.running_pid(host, elsewhere) is None     # stale pid of another master
+    finally:
+        process.kill()
+        process.wait()
+    assert postmulti.running_pid(host, instance) is None
+
+
+def test_start_failure_quotes_the_new_log_lines(tmp_path):
+    log = tmp_path / 'var' / 'postfix-a.log'
+    write(str(log), 'Nov 28 00:00:00 old line: fatal: from an earlier run\n')
+    instance = postmulti.Instance('postfix-a', str(tmp_path), MainCf('queue_directory = %s\nmaillog_file = %s\n' % (tmp_path, log)), True)
+
+    class Failing(Host):
+        def run(self, argv, data=None, env=None):
+            if argv[-1] == 'start':
+                with open(str(log), 'a') as handle:
+                    handle.write('Nov 28 00:00:01 postfix-a/master[1]: fatal: bind 127.0.2.9 port 25: Cannot assign requested address\n')
+                return 1, '', ''
+            return 0, '', ''
+
+        @staticmethod
+        def exists(path):
+            return False if path == postmulti.CONFIGURE_INSTANCE else os.path.exists(path)
+
+        @staticmethod
+        def sleep(seconds):
+            return None
+
+    with pytest.raises(postmulti.InstanceError) as info:
+        postmulti.start(Failing(Recorder()), instance)
+    message = str(info.value)
+    assert 'without a message' in message
+    assert 'Cannot assign requested address' in message
+    assert 'earlier run' not in message
+
+
+def test_log_excerpt_without_maillog_file():
+    instance = postmulti.Instance('postfix-a', '/etc/postfix-a', MainCf(''), True)
+    assert 'maillog_file is not set' in postmulti.log_excerpt(Host(Recorder()), instance, 0)
+
+
+def test_pending_restart_is_remembered_until_the_master_restarts(tmp_path):
+    queue = tmp_path / 'queue'
+    (queue / 'pid').mkdir(parents=True)
+    write(str(queue / 'pid' / 'master.pid'), '123\n')
+    os.utime(str(queue / 'pid' / 'master.pid'), (1000, 1000))
+    host = Host(Recorder())
+    running = postmulti.Instance('postfix-a', str(tmp_path), MainCf('queue_directory = %s\ninet_interfaces = 127.0.2.1\n' % queue), True)
+    moved = postmulti.Instance('postfix-a', str(tmp_path), MainCf('queue_directory = %s\ninet_interfaces = 127.0.2.2\n' % queue), True)
+    assert postmulti.pending_restart(host, running, moved) == []          # no stamp: unknown, say nothing
+    postmulti.write_restart_stamp(host, running)
+    assert postmulti.pending_restart(host, running, running) == []
+    assert postmulti.pending_restart(host, running, moved) == ['inet_interfaces']
+    os.utime(str(queue / 'pid' / 'master.pid'))                          # restarted by someone else since
+    assert postmulti.pending_restart(host, running, moved) == []
+
+
+def test_listen_clashes_with_other_instances(tmp_path):
+    primary = str(tmp_path / 'postfix')
+    write(primary + '/main.cf', 'master_service_disable = inet\nmulti_instance_directories = %s/postfix-a %s/postfix-b\n'
+          % (tmp_path, tmp_path))
+    write(primary + '/master.cf', 'smtp inet n - y - - smtpd\n')
+    for name, address in (('postfix-a', '127.0.2.1'), ('postfix-b', '127.0.2.2')):
+        write(str(tmp_path / name / 'main.cf'), 'multi_instance_name = %s\ninet_interfaces = %s\n' % (name, address))
+        write(str(tmp_path / name / 'master.cf'), 'smtp inet n - y - - smtpd\n')
+    host = Host(Recorder())
+    master = 'smtp inet n - y - - smtpd\n'
+    assert postmulti.listen_clashes(host, 'postfix-a', 'inet_interfaces = 127.0.2.1\n', master, primary_dir=primary) == []
+    problems = postmulti.listen_clashes(host, 'postfix-c', 'inet_interfaces = 127.0.2.2\n', master, primary_dir=primary)
+    assert problems == ['main_cf.inet_interfaces: 127.0.2.2 port 25 is also bound by instance postfix-b (%s/postfix-b); '
+                        'Postfix listens with SO_REUSEPORT, so both instances would silently share its connections' % tmp_path]
+    everywhere = postmulti.listen_clashes(host, 'postfix-c', 'inet_interfaces = all\n', master, primary_dir=primary)
+    assert len(everywhere) == 2      # the primary listens on nothing (master_service_disable = inet)

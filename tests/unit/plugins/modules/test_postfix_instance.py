@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""postfix_instance argument handling and check mode (the lifecycle runs in the integration targets)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mailrelay.smtp.plugins.modules import postfix_instance
+
+
+def run_module(args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as info:
+            postfix_instance.main()
+    output = capsys.readouterr().out
+    return info.value.code, json.loads(output), output
+
+
+@pytest.mark.parametrize('name', ['relay', 'postfix-', 'postfix-a b'])
+def test_bad_name(capsys, name):
+    code, result, _raw = run_module(dict(name=name), capsys)
+    assert code == 1 and result['msg'].startswith('name:')
+
+
+def test_primary_cannot_be_removed(capsys):
+    code, result, _raw = run_module(dict(name='postfix', state='absent'), capsys)
+    assert code == 1 and 'primary instance cannot be removed' in result['msg']
+
+
+def test_check_mode_for_a_new_instance_creates_nothing(capsys):
+    name = 'postfix-ut-never-created'
+    args = dict(name=name, main_cf=dict(myhostname='x.example'),
+                maps=[dict(name='sasl_passwd', secret=True, entries={'[r]:587': 'u:Secret-never-shown'})],
+                _ansible_check_mode=True, _ansible_diff=True)
+    code, result, raw = run_module(args, capsys)
+    assert code == 0 and result['changed'] and result['created']
+    assert result['config_dir'] == '/etc/' + name
+    assert result['service_action'] == 'started'
+    assert '%s: present' % name in result['diff'][0]['after']
+    assert not os.path.exists('/etc/' + name)
+    assert 'Secret-never-shown' not in raw
+
+
+def test_check_mode_removal_of_a_missing_instance_is_no_change(capsys):
+    code, result, _raw = run_module(dict(name='postfix-ut-never-created', state='absent', _ansible_check_mode=True), capsys)
+    assert code == 0 and not result['changed'] and not result['removed']
