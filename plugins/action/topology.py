@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Validate a topology description on the controller (documentation: plugins/modules/topology.py)."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
+
+ARGUMENT_SPEC = {
+    "description": {"type": "dict", "required": True},
+    "inventory_hosts": {"type": "list", "elements": "str"},
+}
+
+
+def summarize(topology):
+    """What the description deploys, without any secret: servers, wiring and audit targets."""
+    servers = []
+    hosts = {}
+    for job in _topology.JOBS:
+        for server in (topology.get(job) or {}).get("servers", []):
+            servers.append({key: server[key] for key in ("job", "host", "address", "port", "hostname", "platform", "instance")})
+            hosts.setdefault(server["host"], []).append(job)
+    wiring = {}
+    for host in sorted(hosts):
+        for job, variables in _topology.host_jobs(topology, host).items():
+            wiring.setdefault(host, {})[job] = {
+                name: variables[name]
+                for name in sorted(variables)
+                if name.endswith(("_next_hops", "_relay_clients", "_inbound_relays", "_outbound_method"))
+            }
+    return {
+        "domains": topology["domains"],
+        "servers": servers,
+        "hosts": hosts,
+        "wiring": wiring,
+        "audit_targets": _topology.audit_targets(topology),
+    }
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        inventory_hosts = params["inventory_hosts"]
+        try:
+            topology = _topology.normalize(params["description"], set(inventory_hosts) if inventory_hosts is not None else None)
+        except _topology.TopologyError as exc:
+            result.update(failed=True, changed=False, msg=str(exc), problems=exc.problems)
+            return result
+        result.update(changed=False, **summarize(topology))
+        return result

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Postfix instance that serves a job (docs in postfix_job_instance.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_jobs
+
+
+def postfix_job_instance(settings, job):
+    if job not in _postfix_jobs.BUILDERS:
+        raise AnsibleFilterError("postfix_job_instance: unknown job %r; known jobs are %s" % (job, ", ".join(sorted(_postfix_jobs.BUILDERS))))
+    try:
+        return _postfix_jobs.instance_for(job, settings)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise AnsibleFilterError("postfix_job_instance(%s): bad settings: %s" % (job, exc))
+
+
+class FilterModule:
+    def filters(self):
+        return {"postfix_job_instance": postfix_job_instance}

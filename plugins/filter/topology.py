@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters that read the topology description (docs in the .yml files beside this one).
+
+They are filters rather than task results so that the secrets a job needs
+(submission passwords, smart host credentials) reach the roles as variables
+and never appear in a task result or in ``-v`` output.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
+
+
+def _normalize(description, inventory_hosts=None):
+    try:
+        return _topology.normalize(description, set(inventory_hosts) if inventory_hosts is not None else None)
+    except _topology.TopologyError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def topology_jobs(description, host, inventory_hosts=None):
+    """Role variables of the jobs ``host`` serves, keyed by job."""
+    return _topology.host_jobs(_normalize(description, inventory_hosts), host)
+
+
+def topology_hosts(description):
+    """Sorted inventory hostnames that serve at least one job."""
+    topology = _normalize(description)
+    return sorted({server["host"] for job in _topology.JOBS for server in (topology.get(job) or {}).get("servers", [])})
+
+
+def topology_audit_targets(description):
+    """One relay_audit target per server of the topology."""
+    return _topology.audit_targets(_normalize(description), credentials=True)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "topology_jobs": topology_jobs,
+            "topology_hosts": topology_hosts,
+            "topology_audit_targets": topology_audit_targets,
+        }

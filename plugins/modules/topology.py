@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# This file only documents the action plugin plugins/action/topology.py.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: topology
+short_description: Validate a mail topology description and show its derived wiring
+version_added: 0.1.0
+description:
+  - Checks a complete topology description (own domains; the submission, inbound relay and hub jobs,
+    which inventory host serves each and on which address; outbound routing; TLS material; users)
+    on the controller, before anything is deployed, and reports every problem at once. Each message
+    starts with the field it is about, for example C(hub.servers[0].address).
+  - Returns the servers, the wiring derived from the description (next hops of the relays, the hub's
+    relay allow-list) and one audit target per server, without any secret.
+  - The role variables each host receives come from the filter P(mailrelay.smtp.topology_jobs#filter), so that
+    secrets never appear in a task result. See C(docs/topology.md).
+  - Runs on the controller only; it never contacts a host.
+author: Mailrelay Maintainers (@mailrelay)
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is changed in any mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+  platform:
+    platforms: all
+options:
+  description:
+    description:
+      - The topology description, normally the variable C(mailrelay_topology).
+      - 'Keys: C(domains) (required list of own domains), C(submission), C(inbound_relay), C(hub) (each with
+        C(servers), a list of C(host), C(address), C(port), C(hostname), C(platform), C(instance)),
+        C(tls) (C(cert_file), C(key_file)), C(outbound) (C(method) dns or smarthost, C(smarthost), C(dns_servers)).'
+      - Job keys C(submission.users) (C(login), C(password), C(senders)), C(submission.placeholder_domain),
+        C(inbound_relay.recipients), C(hub.mailboxes), and C(max_message_size) and C(tls) on every job.
+      - The full reference is C(docs/topology.md) in the collection.
+    type: dict
+    required: true
+  inventory_hosts:
+    description:
+      - Inventory hostnames that every C(servers[].host) must belong to, normally C(groups['all']).
+      - When omitted, host names are not checked against the inventory.
+    type: list
+    elements: str
+notes:
+  - Validation rules include unknown jobs or keys, domain syntax, one unicast listen address per server
+    (never all addresses) used by one job only, one server of each job per host, submission servers
+    that need TLS material and users, sender addresses within the own domains, and a hub whose
+    loopback address would be unreachable from a relay on another host.
+seealso:
+  - module: mailrelay.smtp.relay_audit
+"""
+
+EXAMPLES = r"""
+- name: Check the description before any host is touched
+  mailrelay.smtp.topology:
+    description: "{{ mailrelay_topology }}"
+    inventory_hosts: "{{ groups['all'] }}"
+  run_once: true
+
+- name: Show where the relays send their mail
+  mailrelay.smtp.topology:
+    description: "{{ mailrelay_topology }}"
+  register: plan
+  run_once: true
+
+- name: Print the wiring
+  ansible.builtin.debug:
+    var: plan.wiring
+  run_once: true
+"""
+
+RETURN = r"""
+domains:
+  description: The own domains, lower-cased.
+  returned: success
+  type: list
+  elements: str
+  sample: [example.org, example.net]
+servers:
+  description: Every server of every job.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {job: hub, host: mail1, address: 10.0.0.2, port: 25, hostname: hub.example.org, platform: postfix, instance: postfix-hub}
+hosts:
+  description: For each inventory host, the jobs it serves.
+  returned: success
+  type: dict
+  sample: {mail1: [submission, inbound_relay, hub]}
+wiring:
+  description: For each host and job, the derived next hops, relay allow-list and outbound method.
+  returned: success
+  type: dict
+  sample:
+    mail1:
+      inbound_relay:
+        inbound_relay_next_hops: [{address: 10.0.0.2, port: 25}]
+audit_targets:
+  description: One target per server for M(mailrelay.smtp.relay_audit).
+  returned: success
+  type: list
+  elements: dict
+problems:
+  description: Every problem found, each starting with the field it is about.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["hub.servers[0].address: 127.0.0.1 is a loopback address of hub1, which inbound_relay.servers[0] on edge1 cannot reach"]
+"""

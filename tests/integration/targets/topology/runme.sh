@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The whole topology through playbooks/site.yml (run by its FQCN) on real
+# Postfix instances postfix-topo-* on 127.0.5.0/24:
+# - converge, then a second run reports changed=0;
+# - a hand edit, then --check --diff reports exactly that drift and changes nothing;
+# - bad descriptions fail before anything changes, naming the field;
+# - the mail paths deliver and relay_audit passes on every job (roles/lab prove).
+set -eu
+set -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+inventory=(-i "$here/inventory.yml" -e "@$here/vars/lab.yml")
+log=$(mktemp)
+cleanup() {
+  ansible-playbook "${inventory[@]}" mailrelay.smtp.demo_clean >/dev/null 2>&1 || true
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+fail() {
+  cat "$log"
+  echo "topology integration: $*" >&2
+  exit 1
+}
+
+recap_changed() {
+  sed -n 's/^topo *: .*changed=\([0-9]*\).*/\1/p' "$log"
+}
+
+config_sums() {
+  # Every file of every instance, so "nothing changed" covers maps too.
+  find /etc/postfix-topo-* /etc/dovecot/mailrelay -type f -printf '%p ' -exec sha256sum {} \; 2>/dev/null | sort
+}
+
+# A lab of its own: addresses, certificate, upstream capture server.
+ansible-playbook "${inventory[@]}" "$here/prepare.yml"
+
+echo "== converge"
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "converge failed"
+
+echo "== second run changes nothing"
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "second run failed"
+[[ $(recap_changed) == 0 ]] || fail "second run reported changed=$(recap_changed)"
+
+echo "== a hand edit shows up as exactly that drift in --check --diff"
+sed -i 's/^smtpd_banner = .*/smtpd_banner = $myhostname ESMTP hand-edited/' /etc/postfix-topo-hub/main.cf
+printf 'sneaky.example OK\n' >>/etc/postfix-topo-inbound-relay/relay_domains
+before=$(config_sums)
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site --check --diff >"$log" 2>&1 || fail "check run failed"
+# The one task that converges every instance, and the handler that would reload the hub.
+[[ $(recap_changed) == 2 ]] || fail "check run reported changed=$(recap_changed), expected 2"
+grep -q "postfix-topo-hub: /etc/postfix-topo-hub/main.cf" "$log" || fail "the diff does not name the hub's main.cf"
+grep -q "postfix-topo-inbound-relay: /etc/postfix-topo-inbound-relay/relay_domains" "$log" || fail "the diff does not name the relay's table"
+grep -q '^-smtpd_banner = \$myhostname ESMTP hand-edited' "$log" || fail "the banner edit is not in the diff"
+grep -q '^+smtpd_banner = \$myhostname ESMTP$' "$log" || fail "the diff does not restore the banner"
+grep -q '^-sneaky.example OK' "$log" || fail "the map edit is not in the diff"
+# Nothing but the edited lines differs (besides the reload the handler announces).
+[[ $(grep -E '^[-+][^-+]' "$log" | grep -vc ': running') == 3 ]] || fail "the diff shows more than the hand edits"
+[[ $(config_sums) == "$before" ]] || fail "--check changed files"
+
+echo "== a real run repairs the drift, then nothing changes"
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "repair run failed"
+[[ $(recap_changed) == 2 ]] || fail "repair run reported changed=$(recap_changed)"
+grep -q 'hand-edited' /etc/postfix-topo-hub/main.cf && fail "the banner edit survived"
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "run after repair failed"
+[[ $(recap_changed) == 0 ]] || fail "run after repair reported changed=$(recap_changed)"
+
+echo "== bad descriptions fail before anything changes"
+before=$(config_sums)
+for bad in "$here"/bad/*.yml; do
+  expected=$(sed -n 's/^# Expected: //p' "$bad")
+  if ansible-playbook "${inventory[@]}" -e "@$bad" mailrelay.smtp.site >"$log" 2>&1; then
+    fail "$(basename "$bad"): site.yml succeeded"
+  fi
+  grep -qF -- "$expected" "$log" || fail "$(basename "$bad"): no message '$expected'"
+  grep -q 'Check the topology description' "$log" || fail "$(basename "$bad"): did not fail at the check"
+  ! grep -q 'Converge the Postfix instances' "$log" || fail "$(basename "$bad"): reached the instances"
+  [[ $(config_sums) == "$before" ]] || fail "$(basename "$bad"): files changed"
+  echo "   $(basename "$bad" .yml): $expected"
+done
+
+echo "== mail paths and relay audit"
+ansible-playbook "${inventory[@]}" "$here/prove.yml" >"$log" 2>&1 || fail "proof failed"
+grep -q '0 failed' "$log" || fail "no audit summary"
+
+echo "topology integration: all scenarios behaved as expected"
