@@ -3,7 +3,7 @@
 # Run as root on this machine kind; each script prints its numbers and exits
 # non-zero when its goal is missed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH=$PWD/.venv/bin:$PATH
 status=0
 run() {

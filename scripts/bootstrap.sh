@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   postfix postfix-pcre postfix-lmdb
   dovecot-core swaks sasl2-bin libsasl2-modules
-  dnsmasq nftables iproute2 openssl rsync make
+  dnsmasq nftables iproute2 openssl rsync make shellcheck
   python3 python3-venv python3-apt ca-certificates
 )
 

@@ -1,7 +1,7 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Argument spec shared by postfix_config and postfix_instance.
+"""What the Postfix modules share at their edge: argument spec, secrets, failures.
 
 Private to the collection. The documentation of these options lives in the
 doc fragment ``mailrelay.smtp._postfix_config``; keep both in step.
@@ -9,6 +9,10 @@ doc fragment ``mailrelay.smtp._postfix_config``; keep both in step.
 
 from __future__ import annotations
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import PostfixConfigError
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ValidationFailed
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import HostError
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_maps import MAP_TYPES
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import SERVICE_TYPES
 
@@ -97,3 +101,17 @@ def secret_map_values(maps):
         for candidate in candidates:
             values.update(_strings(candidate))
     return sorted(values)
+
+
+# Everything the engine and postmulti raise for a configuration or a host they refuse.
+POSTFIX_ERRORS = (ValidationFailed, PostfixConfigError, HostError, postmulti.InstanceError)
+
+
+def failure(error, subject, unchanged='the live files and the running service are unchanged'):
+    """fail_json arguments for one of POSTFIX_ERRORS about ``subject`` (an instance or a directory)."""
+    if isinstance(error, ValidationFailed):
+        return dict(msg='The new configuration of %s was refused; %s. %s' % (subject, unchanged, ' | '.join(error.problems)),
+                    problems=error.problems)
+    if isinstance(error, PostfixConfigError):
+        return dict(msg=str(error), option=error.option)
+    return dict(msg=str(error))

@@ -264,6 +264,23 @@ class MainCfChanges:
         return {'added': list(self.added), 'changed': list(self.changed), 'removed': list(self.removed)}
 
 
+def apply_line_edits(lines, replace, drop, append):
+    """New file text: ``replace`` maps a line index to text inserted before it, ``drop``
+    holds indexes of lines to leave out, ``append`` is added at the end. Untouched
+    lines stay byte for byte (main.cf and master.cf alike)."""
+    out = []
+    for index, line in enumerate(lines):
+        if index in replace:
+            out.append(replace[index])
+        if index not in drop:
+            out.append(line)
+    if append:
+        if out and not out[-1].endswith('\n'):
+            out[-1] += '\n'
+        out.extend(append)
+    return ''.join(out)
+
+
 def edit_main_cf(text, desired, mode='merge', keep=EXCLUSIVE_KEEP):
     """Apply ``desired`` to main.cf ``text``; return ``(new_text, MainCfChanges)``.
 
@@ -323,14 +340,4 @@ def edit_main_cf(text, desired, mode='merge', keep=EXCLUSIVE_KEEP):
     if not changes:
         return parsed.text, changes
 
-    out = []
-    for index, line in enumerate(parsed.lines):
-        if index in replace:
-            out.append(replace[index])
-        if index not in drop:
-            out.append(line)
-    if append:
-        if out and not out[-1].endswith('\n'):
-            out[-1] += '\n'
-        out.extend(append)
-    return ''.join(out), changes
+    return apply_line_edits(parsed.lines, replace, drop, append), changes

@@ -228,7 +228,10 @@ def hub(settings):
     ]
     smarthost = settings.get("smarthost") if settings.get("outbound_method") == "smarthost" else None
     if smarthost:
-        destination = _hop({"address": smarthost["host"], "port": smarthost["port"]}) if _is_ip(smarthost["host"]) else "[%s]:%d" % (smarthost["host"], smarthost["port"])
+        if _is_ip(smarthost["host"]):
+            destination = _hop({"address": smarthost["host"], "port": smarthost["port"]})
+        else:
+            destination = "[%s]:%d" % (smarthost["host"], smarthost["port"])
         main_cf.update(
             relayhost=destination,
             smtp_tls_security_level={"none": "none", "may": "may", "encrypt": "encrypt"}[smarthost.get("tls") or "may"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
     PostfixConfigError,
+    apply_line_edits,
     check_parameter_name,
     logical_lines,
     normalize_value,
@@ -345,14 +346,4 @@ def edit_master_cf(text, declared, mode='merge'):
 
     if not changes:
         return parsed.text, changes
-    out = []
-    for index, line in enumerate(parsed.lines):
-        if index in replace:
-            out.append(replace[index])
-        if index not in drop:
-            out.append(line)
-    if append:
-        if out and not out[-1].endswith('\n'):
-            out[-1] += '\n'
-        out.extend(append)
-    return ''.join(out), changes
+    return apply_line_edits(parsed.lines, replace, drop, append), changes

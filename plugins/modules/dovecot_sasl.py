@@ -29,7 +29,9 @@ attributes:
     support: full
     description: Shows the configuration and the list of logins; password hashes are masked.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the managed host; Debian and Ubuntu are tested.
 options:
   name:
     description:

@@ -235,16 +235,14 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import (
+    POSTFIX_ERRORS,
     config_argument_spec,
+    failure,
     secret_map_values,
 )
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import PostfixConfigError
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import (
-    ConfigRequest,
-    ValidationFailed,
-    converge,
-)
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import HostError, LocalHost
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ConfigRequest, converge
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
 
 
 def main():
@@ -263,15 +261,8 @@ def main():
     host = LocalHost(module.run_command)
     try:
         dummy, result = converge(host, request, check_mode=module.check_mode, want_diff=module._diff)
-    except ValidationFailed as exc:
-        module.fail_json(
-            msg='The new configuration of %s was refused; the live files and the running service are unchanged. %s'
-                % (request.config_dir, ' | '.join(exc.problems)),
-            problems=exc.problems, config_dir=request.config_dir)
-    except PostfixConfigError as exc:
-        module.fail_json(msg=str(exc), option=exc.option)
-    except HostError as exc:
-        module.fail_json(msg=str(exc))
+    except POSTFIX_ERRORS as exc:
+        module.fail_json(config_dir=request.config_dir, **failure(exc, request.config_dir))
 
     for warning in result.pop('warnings'):
         module.warn(warning)

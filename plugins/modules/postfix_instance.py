@@ -241,10 +241,8 @@ problems:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import secret_map_values
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import PostfixConfigError
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ValidationFailed
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import HostError, LocalHost
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_instance import instance_argument_spec, run
 
 
@@ -257,15 +255,8 @@ def main():
     try:
         postmulti.check_name(module.params['name'])
         result = run(module.params, host, module.check_mode, module._diff)
-    except ValidationFailed as exc:
-        module.fail_json(
-            msg='The new configuration of %s was refused; the live files and the running service are unchanged. %s'
-                % (module.params['name'], ' | '.join(exc.problems)),
-            problems=exc.problems, name=module.params['name'])
-    except PostfixConfigError as exc:
-        module.fail_json(msg=str(exc), option=exc.option, name=module.params['name'])
-    except (HostError, postmulti.InstanceError) as exc:
-        module.fail_json(msg=str(exc), name=module.params['name'])
+    except POSTFIX_ERRORS as exc:
+        module.fail_json(name=module.params['name'], **failure(exc, module.params['name']))
 
     for warning in result.pop('warnings', []):
         module.warn(warning)

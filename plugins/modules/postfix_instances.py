@@ -27,7 +27,9 @@ attributes:
     support: full
     description: The diff of every instance, headed by its name; values of secret tables are masked.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the managed host; Debian and Ubuntu are tested.
 options:
   instances:
     description:
@@ -41,7 +43,7 @@ options:
     required: true
   defaults:
     description:
-      - Options every instance takes unless it sets them itself, for example C({service_state: stopped}).
+      - "Options every instance takes unless it sets them itself, for example C({service_state: stopped})."
     type: dict
     default: {}
   packages:
@@ -116,10 +118,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import secret_map_values
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import PostfixConfigError
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ValidationFailed
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import HostError, LocalHost
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_instance import instance_argument_spec, run
 
 
@@ -134,7 +134,7 @@ def _validated_instances(module):
         params = validation.validated_parameters
         try:
             postmulti.check_name(params['name'])
-        except (PostfixConfigError, postmulti.InstanceError) as exc:
+        except POSTFIX_ERRORS as exc:
             module.fail_json(msg='instances[%d]: %s' % (index, exc))
         if params['name'] in names:
             module.fail_json(msg='instances[%d]: %s is listed twice' % (index, params['name']))
@@ -146,14 +146,8 @@ def _validated_instances(module):
 def _converge_one(module, host, params, check_mode):
     try:
         return run(params, host, check_mode, module._diff)
-    except ValidationFailed as exc:
-        module.fail_json(
-            msg='The new configuration of %s was refused; no instance was changed. %s' % (params['name'], ' | '.join(exc.problems)),
-            problems=exc.problems, name=params['name'])
-    except PostfixConfigError as exc:
-        module.fail_json(msg='%s: %s' % (params['name'], exc), option=exc.option, name=params['name'])
-    except (HostError, postmulti.InstanceError) as exc:
-        module.fail_json(msg='%s: %s' % (params['name'], exc), name=params['name'])
+    except POSTFIX_ERRORS as exc:
+        module.fail_json(name=params['name'], **failure(exc, params['name'], unchanged='no instance was changed'))
 
 
 def _missing_packages(module, packages):

@@ -30,7 +30,9 @@ attributes:
     support: none
     description: Nothing is changed, so there is no diff.
   platform:
+    support: full
     platforms: all
+    description: Runs on the controller only.
 options:
   description:
     description:

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -144,7 +144,7 @@ def start_upstream(collection, state_dir, upstream):
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
-    for _ in range(POLLS):
+    for dummy in range(POLLS):
         if _running_pid(state_dir) and _accepts(host, int(port)):
             return ["upstream capture server started on %s" % upstream]
         time.sleep(0.1)
@@ -166,7 +166,7 @@ def stop_upstream(state_dir):
     if not pid:
         return []
     os.kill(pid, signal.SIGTERM)
-    for _ in range(POLLS):
+    for dummy in range(POLLS):
         if not _running_pid(state_dir):
             os.unlink(_pid_file(state_dir))
             return ["upstream capture server stopped"]

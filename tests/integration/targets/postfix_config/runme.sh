@@ -9,7 +9,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../setup_postfix_it/files/lib.sh"
 set -x
-cd "$here"
+cd "$here" || exit 1
 it_dir=/etc/postfix-it-cfg
 password=Pw-it-7c1e-never-printed
 

@@ -9,7 +9,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../setup_postfix_it/files/lib.sh"
 set -x
-cd "$here"
+cd "$here" || exit 1
 
 postfix_it_setup "postfix-it-a postfix-it-b postfix-it-c postfix-it-d" 127.0.2.21 127.0.2.22 127.0.2.23 127.0.2.24 127.0.2.30
 postfix_it_files+=(/var/log/postfix-it-primary.log /tmp/postfix-it-inst.out)

@@ -9,7 +9,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../setup_postfix_it/files/lib.sh"
 set -x
-cd "$here"
+cd "$here" || exit 1
 out=/tmp/postfix-it-role.out
 postfix_it_files+=("$out")
 
@@ -33,6 +33,7 @@ grep -q 'ok=.*changed=0 ' "$out"
 # --check with a change: reported, nothing written, nothing reloaded.
 before=$(postfix_it_sums /etc/postfix-it-role1)
 postfix_it_playbook site.yml --check --diff -e banner=v2 | tee "$out"
+# shellcheck disable=SC2016  # $myhostname is Postfix's, not the shell's
 grep -q -- '^+smtpd_banner = \$myhostname ESMTP v2' "$out"
 [[ "$before" == "$(postfix_it_sums /etc/postfix-it-role1)" ]]
 [[ "$(banner 127.0.2.31)" == "220 role1.it.test ESMTP v1" ]]

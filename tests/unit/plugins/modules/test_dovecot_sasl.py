@@ -44,7 +44,7 @@ class Host:
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     fake = Host()
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda module, argv, **kw: fake.run_command(module, argv, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake.run_command)
     monkeypatch.setattr(dovecot_sasl, "_systemd", lambda: False)
     monkeypatch.setattr(dovecot_sasl, "_pid", lambda where: 4242 if fake.running else None)
 

@@ -64,8 +64,7 @@ postfix_it_sums() {
 postfix_it_hold() {
   "$postfix_it_python" "$setup_dir/smtp_probe.py" hold "$1" "$2" 600 &
   postfix_it_pids+=("$!")
-  local attempt
-  for attempt in $(seq 50); do
+  for _ in $(seq 50); do
     ! "$postfix_it_python" "$setup_dir/smtp_probe.py" closed "$1" "$2" >/dev/null && return 0
     sleep 0.1
   done
