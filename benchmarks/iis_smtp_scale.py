@@ -3,7 +3,7 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""How the IIS SMTP resources scale: payload calls and controller time for N relay addresses or N domains.
+"""How the IIS SMTP resources scale: payload calls (by mode) and controller time for N relay addresses or N domains.
 
 Runs the action plugins against the fake Windows host (tests/fakes/fake_metabase.py), so it measures the
 controller side and counts round trips; the time a real host spends is not measured here.
@@ -31,7 +31,7 @@ def run(action_class, host, args):
     elapsed = time.perf_counter() - started
     if result.get("failed"):
         raise SystemExit(result["msg"])
-    return elapsed, [call["payload"].replace("iis_smtp_", "") for call in stub.calls], result["changed"]
+    return elapsed, stub.modes(), result["changed"]
 
 
 def main(sizes):

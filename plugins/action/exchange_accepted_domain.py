@@ -6,10 +6,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_domains as domains
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._exchange_action import ExchangeAction, with_session_options
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import Plan
 
 ARGUMENT_SPEC = with_session_options({
     "domains": {
@@ -30,19 +28,10 @@ ARGUMENT_SPEC = with_session_options({
 
 class ActionModule(ExchangeAction):
     argument_spec = ARGUMENT_SPEC
-
-    def build_desired(self, params):
-        return domains.build_desired(params)
+    resource = domains
 
     def read_scope(self, params):
         return {"AcceptedDomains": True}
 
     def decode(self, params, raw):
         return domains.decode(raw)
-
-    def plan(self, params, desired, current):
-        operations, before, after = domains.plan(desired, current)
-        return Plan(operations, ex.diff_text(before), ex.diff_text(after))
-
-    def report(self, params, desired, current):
-        return domains.report(current)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_receive as receive
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._exchange_action import ExchangeAction, with_session_options
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import Plan
 
 ARGUMENT_SPEC = with_session_options({
     "server": {"type": "str", "required": True},
@@ -42,9 +41,7 @@ ARGUMENT_SPEC = with_session_options({
 class ActionModule(ExchangeAction):
     argument_spec = ARGUMENT_SPEC
     required_if = [["state", "present", ["remote_ip_ranges"]]]
-
-    def build_desired(self, params):
-        return receive.build_desired(params)
+    resource = receive
 
     def read_scope(self, params):
         return {
@@ -58,9 +55,9 @@ class ActionModule(ExchangeAction):
         return {"connector": receive.find_connector(raw, identity), "principal_sids": raw.get("principal_sids") or {}}
 
     def plan(self, params, desired, current):
+        # Account names in ``permissions`` became SIDs in the same read.
         receive.resolve_declared(desired, current["principal_sids"])
-        operations, before, after = receive.plan(desired, current["connector"])
-        return Plan(operations, ex.diff_text(before), ex.diff_text(after))
+        return super().plan(params, desired, current["connector"])
 
     def report(self, params, desired, current):
         return dict(receive.report(current["connector"]), identity=desired["identity"])

@@ -6,10 +6,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_send as send
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._exchange_action import ExchangeAction, with_session_options
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import Plan
 
 ARGUMENT_SPEC = with_session_options({
     "name": {"type": "str", "required": True},
@@ -36,19 +34,10 @@ ARGUMENT_SPEC = with_session_options({
 
 class ActionModule(ExchangeAction):
     argument_spec = ARGUMENT_SPEC
-
-    def build_desired(self, params):
-        return send.build_desired(params)
+    resource = send
 
     def read_scope(self, params):
         return {"SendConnector": params["name"]}
 
     def decode(self, params, raw):
         return send.find_connector(raw, params["name"])
-
-    def plan(self, params, desired, current):
-        operations, before, after, secrets = send.plan(desired, current)
-        return Plan(operations, ex.diff_text(before), ex.diff_text(after), secrets)
-
-    def report(self, params, desired, current):
-        return send.report(current)

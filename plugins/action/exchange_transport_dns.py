@@ -6,10 +6,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_transport as transport
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._exchange_action import ExchangeAction, with_session_options
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import Plan
 
 ARGUMENT_SPEC = with_session_options({
     "server": {"type": "str", "required": True},
@@ -24,19 +22,10 @@ ARGUMENT_SPEC = with_session_options({
 
 class ActionModule(ExchangeAction):
     argument_spec = ARGUMENT_SPEC
-
-    def build_desired(self, params):
-        return transport.build_desired(params)
+    resource = transport
 
     def read_scope(self, params):
         return {"Server": params["server"], "TransportService": True}
 
     def decode(self, params, raw):
         return transport.decode(raw, params["server"])
-
-    def plan(self, params, desired, current):
-        operations, before, after = transport.plan(desired, current)
-        return Plan(operations, ex.diff_text(before), ex.diff_text(after))
-
-    def report(self, params, desired, current):
-        return transport.report(current)

@@ -11,15 +11,11 @@ whatever their number.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import (
-    Plan,
-    ResourceInputError,
-    WindowsResourceAction,
-)
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import PayloadError
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import IisSmtpAction
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import ResourceInputError
 
 
-class ActionModule(WindowsResourceAction):
+class ActionModule(IisSmtpAction):
     argument_spec = dict(
         server=dict(type="str", required=True),
         domains=dict(
@@ -44,14 +40,9 @@ class ActionModule(WindowsResourceAction):
         internet_facing=dict(type="bool", default=True),
         allow_open_relay=dict(type="bool", default=False),
     )
-    read_payload = "iis_smtp_read"
-    apply_payload = "iis_smtp_apply"
 
     def build_desired(self, params):
-        try:
-            specs = _metabase.build_domain_specs(params)
-        except _metabase.MetabaseError as exc:
-            raise ResourceInputError(str(exc))
+        specs = _metabase.build_domain_specs(params)
         if params["internet_facing"] and not params["allow_open_relay"]:
             risks = _metabase.domain_open_relay_risks(
                 [dict(spec, name=name) for name, spec in specs.items() if spec["state"] == "present"])
@@ -64,37 +55,14 @@ class ActionModule(WindowsResourceAction):
     def read_parameters(self, params):
         return _metabase.read_parameters(domains_of=params["server"])
 
-    def decode(self, params, raw):
-        try:
-            return _metabase.decode_document(raw)
-        except _metabase.MetabaseError as exc:
-            raise PayloadError(self.read_payload, str(exc))
-
     def plan(self, params, desired, current):
-        try:
-            domain_plan = _metabase.plan_domains(
-                params["server"], desired, current,
-                exclusive=params["exclusive"],
-                update_password=params["update_password"],
-                missing_server_ok=self._task.check_mode,
-            )
-        except _metabase.MetabaseError as exc:
-            raise ResourceInputError(str(exc))
-        if getattr(self, "_domain_plan", None) is None:
-            # The first plan is what the task does; a second one only verifies the state after.
-            self._domain_plan = domain_plan
-        return Plan(domain_plan.operations, domain_plan.before, domain_plan.after,
-                    _metabase.secrets_parameter(domain_plan.secrets))
+        return self.to_plan(_metabase.plan_domains(
+            params["server"], desired, current,
+            exclusive=params["exclusive"],
+            update_password=params["update_password"],
+            missing_server_ok=self._task.check_mode,
+        ))
 
     def report(self, params, desired, current):
         server = current.named(params["server"])
-        result = {"domains": _metabase.domain_views(server) if server is not None else []}
-        domain_plan = getattr(self, "_domain_plan", None)
-        if domain_plan is not None:
-            result["operations"] = _metabase.operation_summary(domain_plan.operations)
-            if domain_plan.warnings:
-                result["warnings"] = list(domain_plan.warnings)
-        return result
-
-    def translate_error(self, error):
-        return _metabase.error_message(error.payload, error.code, error.message)
+        return dict(self.plan_report(), domains=_metabase.domain_views(server) if server is not None else [])

@@ -10,16 +10,14 @@ One read call; never changes anything.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import WindowsResourceAction
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import PayloadError
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import IisSmtpAction
 
 
-class ActionModule(WindowsResourceAction):
+class ActionModule(IisSmtpAction):
     argument_spec = dict(
         name=dict(type="str"),
         include_domains=dict(type="bool", default=True),
     )
-    read_payload = "iis_smtp_read"
     supports_apply = False
 
     def build_desired(self, params):
@@ -28,24 +26,14 @@ class ActionModule(WindowsResourceAction):
     def read_parameters(self, params):
         return _metabase.read_parameters(domains_of="*" if params["include_domains"] else "")
 
-    def decode(self, params, raw):
-        try:
-            return _metabase.decode_document(raw)
-        except _metabase.MetabaseError as exc:
-            raise PayloadError(self.read_payload, str(exc))
-
     def report(self, params, desired, current):
         servers = []
         for server in current.servers:
             if params["name"] and server.name.lower() != params["name"].lower():
                 continue
-            view = dict(_metabase.server_view(server.props, detail=True), index=server.index)
-            view["open_relay_risks"] = _metabase.open_relay_risks(server.props)
+            view = _metabase.server_report(server)
             if server.domains is not None:
                 view["domains"] = _metabase.domain_views(server)
                 view["open_relay_risks"] += _metabase.domain_open_relay_risks(view["domains"])
             servers.append(view)
         return {"servers": servers, "service_status": current.service_status}
-
-    def translate_error(self, error):
-        return _metabase.error_message(error.payload, error.code, error.message)

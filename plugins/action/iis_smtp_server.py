@@ -5,18 +5,15 @@
 """Action plugin of mailrelay.smtp.iis_smtp_server: one IIS SMTP virtual server.
 
 validate -> one read -> plan (module_utils/_metabase.py) -> check mode? stop
--> one apply -> verify -> report; the sequence is WindowsResourceAction's.
+-> one apply -> verify -> report; the sequence is WindowsResourceAction's,
+the IIS SMTP parts IisSmtpAction's.
 """
 
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import (
-    Plan,
-    ResourceInputError,
-    WindowsResourceAction,
-)
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import PayloadError
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import IisSmtpAction
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import ResourceInputError
 
 _ACCESS_LIST = dict(
     type="dict",
@@ -28,7 +25,7 @@ _ACCESS_LIST = dict(
 _AUTH_CHOICES = ["anonymous", "basic", "integrated"]
 
 
-class ActionModule(WindowsResourceAction):
+class ActionModule(IisSmtpAction):
     argument_spec = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent", "started", "stopped"]),
@@ -64,29 +61,15 @@ class ActionModule(WindowsResourceAction):
         internet_facing=dict(type="bool", default=True),
         allow_open_relay=dict(type="bool", default=False),
     )
-    read_payload = "iis_smtp_read"
-    apply_payload = "iis_smtp_apply"
 
     def build_desired(self, params):
-        try:
-            return _metabase.build_server_spec(params)
-        except _metabase.MetabaseError as exc:
-            raise ResourceInputError(str(exc))
+        return _metabase.build_server_spec(params)
 
     def read_parameters(self, params):
         return _metabase.read_parameters()
 
-    def decode(self, params, raw):
-        try:
-            return _metabase.decode_document(raw)
-        except _metabase.MetabaseError as exc:
-            raise PayloadError(self.read_payload, str(exc))
-
     def plan(self, params, desired, current):
-        try:
-            server_plan = _metabase.plan_server(desired, current)
-        except _metabase.MetabaseError as exc:
-            raise ResourceInputError(str(exc))
+        server_plan = _metabase.plan_server(desired, current)
         risks = _metabase.server_relay_refusal(desired, server_plan, current)
         if risks:
             raise ResourceInputError(
@@ -94,24 +77,8 @@ class ActionModule(WindowsResourceAction):
                 "Restrict relay_ip_list (or drop anonymous authentication); if the server is not reachable "
                 "from the Internet set internet_facing: false, or accept the risk with allow_open_relay: true"
                 % (desired["name"], "; ".join(risks)))
-        if getattr(self, "_server_plan", None) is None:
-            # The first plan is what the task does; a second one only verifies the state after.
-            self._server_plan = server_plan
-        return Plan(server_plan.operations, server_plan.before, server_plan.after,
-                    _metabase.secrets_parameter(server_plan.secrets))
+        return self.to_plan(server_plan)
 
     def report(self, params, desired, current):
         server = current.named(desired["name"])
-        result = {"server": None}
-        if server is not None:
-            result["server"] = dict(_metabase.server_view(server.props, detail=True), index=server.index)
-            result["server"]["open_relay_risks"] = _metabase.open_relay_risks(server.props)
-        server_plan = getattr(self, "_server_plan", None)
-        if server_plan is not None:
-            result["operations"] = _metabase.operation_summary(server_plan.operations)
-            if server_plan.warnings:
-                result["warnings"] = list(server_plan.warnings)
-        return result
-
-    def translate_error(self, error):
-        return _metabase.error_message(error.payload, error.code, error.message)
+        return dict(self.plan_report(), server=_metabase.server_report(server) if server is not None else None)

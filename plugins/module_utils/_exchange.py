@@ -130,6 +130,14 @@ def same_identity(left, right):
     return isinstance(left, str) and isinstance(right, str) and left.casefold() == right.casefold()
 
 
+def find_raw(document, collection, key, identity):
+    """The object of the payload's ``document[collection]`` whose ``key`` is exactly ``identity``, or None."""
+    for raw in document.get(collection) or []:
+        if same_identity(raw.get(key), identity):
+            return raw
+    return None
+
+
 def is_default_connector(name, server):
     short = short_server_name(server).casefold()
     return any(name.casefold() == ("%s %s" % (prefix, short)).casefold() for prefix in DEFAULT_CONNECTOR_PREFIXES)
@@ -361,6 +369,16 @@ def join_flags(values):
     return ",".join(values) if values else "None"
 
 
+# ---- plans ------------------------------------------------------------------------------------------
+
+
+def desired_or_current(desired, current, key):
+    """A setting after the change: the desired value when it is managed, else what the host has (None if new)."""
+    if desired[key] is not None:
+        return desired[key]
+    return current[key] if current is not None else None
+
+
 # ---- session options ------------------------------------------------------------------------------
 
 SESSION_ARGUMENT_SPEC = {
@@ -418,7 +436,7 @@ _ERROR_HELP = {
     ),
     "not_found": "An object Exchange was asked for does not exist.",
     "exchange_error": "Exchange rejected the change.",
-    "bad_operation": "The apply payload refused an operation (a bug in the collection, please report it).",
+    "bad_operation": "The payload refused an operation (a bug in the collection, please report it).",
     "unreachable": "The managed host is unreachable.",
 }
 

@@ -5,8 +5,8 @@
 """Exchange receive connectors and their extended-right permissions.
 
 ``build_desired`` validates the module options; ``plan`` compares them with
-what the read payload returned and produces the typed operations of the
-apply payload: at most one New/Set/Remove-ReceiveConnector call plus one
+what the payload read and produces the typed operations of its apply
+mode: at most one New/Set/Remove-ReceiveConnector call plus one
 Add/Remove-ADPermission call per principal, all in one apply round trip.
 
 Permissions are compared by security identifier (``S-1-5-7`` is ANONYMOUS
@@ -140,7 +140,7 @@ def _choices(values, choices, option):
 
 
 def principal_names(params):
-    """Account names (not SIDs or aliases) the read payload must translate to SIDs."""
+    """Account names (not SIDs or aliases) the payload must translate to SIDs (in its read)."""
     names = []
     for index, item in enumerate(params.get("permissions") or []):
         sid, name = ex.parse_principal(item.get("principal"), "permissions[%d].principal" % index)
@@ -229,7 +229,7 @@ def _check_relay_scope(desired):
 
 
 def resolve_declared(desired, principal_sids):
-    """Fill in SIDs the host translated from account names (read payload's ``principal_sids``)."""
+    """Fill in SIDs the host translated from account names (the payload's ``principal_sids``)."""
     for permission in desired.get("permissions", []):
         if not permission.sid and permission.name:
             for name, sid in (principal_sids or {}).items():
@@ -242,7 +242,7 @@ def resolve_declared(desired, principal_sids):
 
 
 def decode_permissions(entries):
-    """Expand the read payload's ADPermission entries into one Permission per receive right."""
+    """Expand the payload's ADPermission entries into one Permission per receive right."""
     permissions = []
     for entry in entries or []:
         sid = entry.get("sid")
@@ -255,7 +255,7 @@ def decode_permissions(entries):
 
 
 def decode_connector(raw):
-    """The read payload's view of one connector -> comparable values."""
+    """The payload's view of one connector -> comparable values."""
     ranges = []
     for text in raw.get("remote_ip_ranges") or []:
         try:
@@ -289,10 +289,8 @@ def decode_connector(raw):
 
 def find_connector(document, identity):
     """The connector with exactly this ``SERVER\\Name`` identity, decoded, or None."""
-    for raw in document.get("receive_connectors") or []:
-        if ex.same_identity(raw.get("identity"), identity):
-            return decode_connector(raw)
-    return None
+    raw = ex.find_raw(document, "receive_connectors", "identity", identity)
+    return None if raw is None else decode_connector(raw)
 
 
 def is_anonymous_relay(permissions):
@@ -476,9 +474,7 @@ def _unique(permissions):
 
 def _after_view(desired, current, bindings, groups, permissions):
     def pick(key):
-        if desired[key] is not None:
-            return desired[key]
-        return current[key] if current is not None else None
+        return ex.desired_or_current(desired, current, key)
 
     mechanisms = pick("auth_mechanisms")
     return {

@@ -189,10 +189,9 @@ def decode_connector(raw):
 
 
 def find_connector(document, name):
-    for raw in document.get("send_connectors") or []:
-        if ex.same_identity(raw.get("name"), name):
-            return decode_connector(raw)
-    return None
+    """The send connector with exactly this name, decoded, or None."""
+    raw = ex.find_raw(document, "send_connectors", "name", name)
+    return None if raw is None else decode_connector(raw)
 
 
 def view(connector):
@@ -330,9 +329,7 @@ def plan(desired, current):
 
 def _after_view(desired, current):
     def pick(key):
-        if desired[key] is not None:
-            return desired[key]
-        return current[key] if current is not None else None
+        return ex.desired_or_current(desired, current, key)
 
     size = pick("max_message_size")
     return {

@@ -7,17 +7,17 @@
 This is the ground floor of the IIS SMTP resources. It knows the metabase
 properties of an SMTP virtual server (``/LM/SMTPSVC/n``) and of its domains
 (``/LM/SMTPSVC/n/Domain/<name>``), turns module options into property values,
-compares them with what the read payload returned, and produces the typed
-operations the apply payload executes. It never talks to a host.
+compares them with what the payload's read mode returned, and produces the typed
+operations its apply mode executes. It never talks to a host.
 
 Every fact about the metabase that was taken from documentation or public
 samples, with its confidence, lives in :data:`FACTS`; the rest of the module
 reads values from there, so an inferred value is changed in one place.
 
-Wire format (what the payloads exchange, see plugins/payloads/iis_smtp_*.ps1):
+Wire format (what the payload exchanges, see plugins/payloads/iis_smtp.ps1):
 
 ============  ===============================  =======================================
-type          read payload returns             canonical value here
+type          the payload returns              canonical value here
 ============  ===============================  =======================================
 DWORD         signed 32-bit int (ADSI Int32)   unsigned int (0..2**32-1)
 BOOL          bool                             bool
@@ -193,12 +193,12 @@ class MetabaseError(ValueError):
 
 
 def property_request(specs):
-    """The read payload's property list: ``["Name:TYPE:via", ...]``."""
+    """The payload's list of properties to read: ``["Name:TYPE:via", ...]``."""
     return ["%s:%s:%s" % (spec.name, spec.type, spec.via) for spec in specs]
 
 
 def read_parameters(domains_of=""):
-    """Parameters of iis_smtp_read.ps1 (also passed to iis_smtp_apply.ps1 for the state after)."""
+    """Parameters of iis_smtp.ps1 that say what to read (in both modes: apply returns the state after)."""
     return {
         "ServerProperties": property_request(SERVER_PROPERTIES),
         "DomainProperties": property_request(DOMAIN_PROPERTIES),
@@ -208,7 +208,7 @@ def read_parameters(domains_of=""):
 
 # ---- wire <-> canonical ----------------------------------------------------------------------
 def from_wire(spec, value):
-    """Canonical value of property ``spec`` from the read payload's JSON value."""
+    """Canonical value of property ``spec`` from the payload's JSON value."""
     if value is None:
         return None
     try:
@@ -242,7 +242,7 @@ def from_wire(spec, value):
 
 
 def to_wire(spec, value):
-    """The apply payload's JSON value for canonical ``value`` of property ``spec``."""
+    """The JSON value a set_property operation carries for canonical ``value`` of property ``spec``."""
     if spec.type == "DWORD":
         value = int(value) & DWORD_MAX
         # ADSI takes a DWORD as a signed Int32: 0xFFFFFFFF travels as -1.
@@ -298,7 +298,7 @@ def _decode_props(raw, specs, where):
 
 
 def decode_document(document):
-    """HostState from the JSON document of iis_smtp_read.ps1 / iis_smtp_apply.ps1."""
+    """HostState from the JSON document iis_smtp.ps1 returns (in either mode)."""
     if not isinstance(document, dict) or not isinstance(document.get("servers"), list):
         raise MetabaseError("the host's answer has no 'servers' list: %r" % (document,))
     servers = []
@@ -673,6 +673,13 @@ def server_view(props, state_name=None, detail=False):
     return view
 
 
+def server_report(server):
+    """A virtual server as iis_smtp_server and iis_smtp_info return it: view, index, open-relay risks."""
+    view = dict(server_view(server.props, detail=True), index=server.index)
+    view["open_relay_risks"] = open_relay_risks(server.props)
+    return view
+
+
 # ---- open relay rules ------------------------------------------------------------------------
 def open_relay_risks(props):
     """Why a virtual server with ``props`` may relay for anonymous Internet clients (empty: it does not).
@@ -1041,14 +1048,14 @@ def domain_views(server):
 
 
 def secrets_parameter(secrets):
-    """All secrets of a plan as the one SecureString parameter the apply payload declares."""
+    """All secrets of a plan as the one SecureString parameter (``Secrets``) the payload declares."""
     if not secrets:
         return {}
     return {"Secrets": json.dumps(secrets, sort_keys=True)}
 
 
 # ---- messages for the action plugins -------------------------------------------------------------
-# Known failures of the IIS payloads (``MAILRELAY:<code>:``), with what the user should do about them.
+# Known failures of the IIS payload (``MAILRELAY:<code>:``), with what the user should do about them.
 ERROR_HINTS = {
     "smtp_missing": "the SMTP Server feature is not installed (the IIS 6 metabase has no SMTPSVC key); "
                     "install SMTP-Server, for example with the mailrelay.smtp.iis_smtp role",

@@ -11,24 +11,18 @@ DOCUMENTATION = r"""
 module: exchange_accepted_domain
 short_description: Manage Exchange accepted domains and the default domain
 version_added: 0.1.0
+author: Mailrelay Maintainers (@mailrelay)
 description:
   - Adds, changes or removes the organisation's accepted domains (authoritative, internal relay or external relay)
     and chooses the default domain.
   - Each domain is identified by its exact domain name. Domains not listed are left alone.
   - All listed domains cost one read and at most one apply round trip together.
-author: Mailrelay Maintainers (@mailrelay)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mailrelay.smtp._exchange_resource
   - mailrelay.smtp.exchange_session
 attributes:
-  check_mode:
-    support: full
-    description: Reads the accepted domains and reports what would change, without any apply call.
   diff_mode:
-    support: full
     description: The diff lists the accepted domains with their type, one per line.
-  platform:
-    platforms: windows
 options:
   domains:
     description:
@@ -66,9 +60,6 @@ options:
     description:
       - Domain to make the default accepted domain. It must be listed in O(domains) or exist already.
     type: str
-notes:
-  - Behaviours confirmed on a live Exchange server and behaviours taken from documentation only are listed in
-    C(docs/exchange.md). None has been confirmed on a live server yet.
 seealso:
   - module: mailrelay.smtp.exchange_info
 """

@@ -11,23 +11,20 @@ DOCUMENTATION = r"""
 module: exchange_info
 short_description: Show an Exchange server's connectors, relay permissions, accepted domains and transport DNS
 version_added: 0.1.0
+author: Mailrelay Maintainers (@mailrelay)
 description:
   - Reads, in one round trip and without changing anything, the receive connectors of one server (with their
     extended-right permissions by SID and whether anonymous senders may relay), the organisation's send connectors
     and accepted domains, and the DNS settings of the server's Transport service.
-author: Mailrelay Maintainers (@mailrelay)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mailrelay.smtp._exchange_resource
   - mailrelay.smtp.exchange_session
 attributes:
   check_mode:
-    support: full
-    description: Nothing is changed in any mode.
+    description: Reads in one round trip and changes nothing, in any mode.
   diff_mode:
     support: none
     description: Nothing is changed, so there is no diff.
-  platform:
-    platforms: windows
 options:
   server:
     description:
@@ -41,9 +38,6 @@ options:
     elements: str
     choices: [all, receive_connectors, permissions, send_connectors, accepted_domains, transport_dns]
     default: [all]
-notes:
-  - Behaviours confirmed on a live Exchange server and behaviours taken from documentation only are listed in
-    C(docs/exchange.md). None has been confirmed on a live server yet.
 seealso:
   - module: mailrelay.smtp.exchange_receive_connector
   - module: mailrelay.smtp.exchange_send_connector
@@ -63,7 +57,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 receive_connectors:
-  description: Receive connectors of O(server), in the form returned by M(mailrelay.smtp.exchange_receive_connector).
+  description:
+    - Receive connectors of O(server), each in the form of RV(mailrelay.smtp.exchange_receive_connector#module:connector)
+      plus the keys below.
   returned: when O(gather_subset) includes receive_connectors or permissions
   type: list
   elements: dict
@@ -85,24 +81,13 @@ receive_connectors:
       returned: when O(gather_subset) includes permissions
   sample:
     - identity: EX01\mailrelay relay
-      transport_role: FrontendTransport
-      bindings: ["10.0.0.2:25"]
-      remote_ip_ranges: ["10.0.0.11"]
-      permission_groups: [AnonymousUsers]
-      auth_mechanisms: [Tls]
-      require_tls: false
-      fqdn: hub.corp.example
-      max_message_size: 36MB
-      enabled: true
-      distinguished_name: CN=mailrelay relay,CN=SMTP Receive Connectors,...
       default_connector: false
       anonymous_relay: true
       permissions:
-        - sid: S-1-5-7
-          user: NT AUTHORITY\ANONYMOUS LOGON
-          right: ms-Exch-SMTP-Accept-Any-Recipient
-          deny: false
-          inherited: false
+        - {sid: S-1-5-7, user: NT AUTHORITY\ANONYMOUS LOGON, right: ms-Exch-SMTP-Accept-Any-Recipient, deny: false, inherited: false}
+    - identity: EX01\Default Frontend EX01
+      default_connector: true
+      anonymous_relay: false
 send_connectors:
   description: Send connectors, in the form returned by M(mailrelay.smtp.exchange_send_connector).
   returned: when O(gather_subset) includes send_connectors
@@ -115,18 +100,15 @@ send_connectors:
       smart_hosts: []
       use_external_dns: true
 accepted_domains:
-  description: Accepted domains with C(name), C(domain), C(type), C(default), C(match_subdomains).
+  description: Accepted domains, as in RV(mailrelay.smtp.exchange_accepted_domain#module:accepted_domains).
   returned: when O(gather_subset) includes accepted_domains
   type: list
   elements: dict
   sample:
-    - name: corp.example
-      domain: corp.example
-      type: Authoritative
-      default: true
-      match_subdomains: false
+    - {name: corp.example, domain: corp.example, type: Authoritative, default: true, match_subdomains: false}
+    - {name: lab.corp.example, domain: lab.corp.example, type: InternalRelay, default: false, match_subdomains: false}
 transport_service:
-  description: DNS settings of the server's Transport service, as returned by M(mailrelay.smtp.exchange_transport_dns).
+  description: DNS settings of the server's Transport service, as in RV(mailrelay.smtp.exchange_transport_dns#module:transport_service).
   returned: when O(gather_subset) includes transport_dns
   type: dict
   sample:

@@ -11,6 +11,7 @@ DOCUMENTATION = r"""
 module: exchange_receive_connector
 short_description: Manage a dedicated Exchange receive connector and its relay permissions
 version_added: 0.1.0
+author: Mailrelay Maintainers (@mailrelay)
 description:
   - Creates, changes or removes one dedicated receive connector on an Exchange server, identified exactly by
     C(SERVER\\Name) (never by a substring), with its bindings, remote IP ranges, permission groups,
@@ -26,19 +27,10 @@ description:
     anonymous relay for broad address ranges unless O(allow_broad_relay=true).
   - One read and at most one apply round trip to the host, whatever the number of ranges or permissions.
     A second run with the same options changes nothing and makes no apply call.
-author: Mailrelay Maintainers (@mailrelay)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mailrelay.smtp._exchange_resource
+  - mailrelay.smtp._exchange_resource.connector_state
   - mailrelay.smtp.exchange_session
-attributes:
-  check_mode:
-    support: full
-    description: Reads the connector and reports what would change, without any apply call.
-  diff_mode:
-    support: full
-    description: The diff shows every managed setting and each explicit permission, one per line.
-  platform:
-    platforms: windows
 options:
   server:
     description:
@@ -52,12 +44,6 @@ options:
         wildcard, or exceed 64 characters.
     type: str
     required: true
-  state:
-    description:
-      - V(absent) removes the connector.
-    type: str
-    choices: [present, absent]
-    default: present
   transport_role:
     description:
       - Transport service that runs the connector. Relay connectors for other servers belong in the
@@ -158,8 +144,6 @@ options:
     type: bool
     default: false
 notes:
-  - Behaviours confirmed on a live Exchange server and behaviours taken from documentation only are listed in
-    C(docs/exchange.md) of the collection. None has been confirmed on a live server yet.
   - The permissions a permission group writes are taken from Microsoft's documentation; when groups change,
     Exchange rewrites them and this module plans against that result. The post-apply check reports any
     setting the server did not keep.

@@ -11,6 +11,7 @@ DOCUMENTATION = r"""
 module: exchange_send_connector
 short_description: Manage an Exchange send connector (DNS routing or smart hosts)
 version_added: 0.1.0
+author: Mailrelay Maintainers (@mailrelay)
 description:
   - Creates, changes or removes an Exchange send connector, identified by its exact name, with its address spaces,
     DNS (MX) routing optionally through the transport service's external DNS servers, or smart hosts with
@@ -19,31 +20,16 @@ description:
     the authentication mechanism changes, or on every run with O(update_password=always). It never appears in
     the task result, the diff or the script text.
   - One read and at most one apply round trip to the host, whatever the number of address spaces or smart hosts.
-author: Mailrelay Maintainers (@mailrelay)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mailrelay.smtp._exchange_resource
+  - mailrelay.smtp._exchange_resource.connector_state
   - mailrelay.smtp.exchange_session
-attributes:
-  check_mode:
-    support: full
-    description: Reads the connector and reports what would change, without any apply call.
-  diff_mode:
-    support: full
-    description: The diff shows every managed setting; a password change shows as C(password (set)).
-  platform:
-    platforms: windows
 options:
   name:
     description:
       - Name of the send connector (send connectors belong to the organisation, not to one server).
     type: str
     required: true
-  state:
-    description:
-      - V(absent) removes the connector.
-    type: str
-    choices: [present, absent]
-    default: present
   usage:
     description:
       - Usage type, only used when the connector is created.
@@ -101,7 +87,8 @@ options:
     type: str
   password:
     description:
-      - Password of O(username). Sent as a SecureString parameter; never returned.
+      - Password of O(username). Sent as a SecureString parameter; never returned. When it is sent, the diff
+        shows the password as C((set)).
     type: str
   update_password:
     description:
@@ -136,8 +123,6 @@ options:
 notes:
   - Several send connectors with the same address space and cost share the traffic; give this connector the only
     C(*) address space, or a lower cost, if all Internet mail must take it.
-  - Behaviours confirmed on a live Exchange server and behaviours taken from documentation only are listed in
-    C(docs/exchange.md). None has been confirmed on a live server yet.
 seealso:
   - module: mailrelay.smtp.exchange_transport_dns
   - module: mailrelay.smtp.exchange_info

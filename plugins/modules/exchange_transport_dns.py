@@ -11,25 +11,16 @@ DOCUMENTATION = r"""
 module: exchange_transport_dns
 short_description: Set the DNS servers of an Exchange server's Transport service
 version_added: 0.1.0
+author: Mailrelay Maintainers (@mailrelay)
 description:
   - Sets the external DNS servers (used for outbound MX lookups by send connectors with
     C(UseExternalDNSServersEnabled)) and the internal DNS servers of the Transport service of one
     Exchange server (C(Set-TransportService)), and whether the network adapter's DNS settings are used instead.
   - Server order matters and is compared as given. An empty list clears the servers.
   - Only the options given are managed. One read and at most one apply round trip.
-author: Mailrelay Maintainers (@mailrelay)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
+  - mailrelay.smtp._exchange_resource
   - mailrelay.smtp.exchange_session
-attributes:
-  check_mode:
-    support: full
-    description: Reads the settings and reports what would change, without any apply call.
-  diff_mode:
-    support: full
-    description: The diff shows the managed settings.
-  platform:
-    platforms: windows
 options:
   server:
     description:
@@ -54,8 +45,8 @@ options:
     choices: [any, tcp_only, udp_only]
   internal_dns_servers:
     description:
-      - Internal DNS servers (IP addresses), in order. A non-empty list implies
-        O(internal_dns_adapter_enabled=false) unless that option is given.
+      - The same as O(external_dns_servers), for lookups of the organisation's own names (with
+        O(internal_dns_adapter_enabled)).
     type: list
     elements: str
   internal_dns_adapter_enabled:
@@ -67,9 +58,6 @@ options:
       - Protocol for internal lookups.
     type: str
     choices: [any, tcp_only, udp_only]
-notes:
-  - Behaviours confirmed on a live Exchange server and behaviours taken from documentation only are listed in
-    C(docs/exchange.md). None has been confirmed on a live server yet.
 seealso:
   - module: mailrelay.smtp.exchange_send_connector
 """

@@ -31,10 +31,8 @@ attributes:
   diff_mode:
     support: full
     description: Before and after of each domain that changes; passwords are never shown.
-  platform:
-    support: full
-    platforms: windows
-    description: Runs on the controller and reaches the Windows host through M(ansible.windows.win_powershell).
+extends_documentation_fragment:
+  - mailrelay.smtp.iis_smtp
 options:
   server:
     description: Display name (C(ServerComment)) of the virtual server; it must exist.

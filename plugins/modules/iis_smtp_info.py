@@ -29,10 +29,8 @@ attributes:
   diff_mode:
     support: none
     description: Read-only.
-  platform:
-    support: full
-    platforms: windows
-    description: Runs on the controller and reaches the Windows host through M(ansible.windows.win_powershell).
+extends_documentation_fragment:
+  - mailrelay.smtp.iis_smtp
 options:
   name:
     description: Return only the virtual server with this display name.

@@ -18,11 +18,10 @@ description:
     Access (authentication, TLS, connection control, relay restrictions), Delivery (smart host, outbound
     security and port, masquerade domain, FQDN) and Messages (maximum size).
   - Options left out are not managed, so a task can change one setting of an existing server.
-  - All logic runs on the controller. The Windows host receives one fixed read script and, only when
-    something must change, one fixed apply script (both shipped with the collection under
-    C(plugins/payloads/)), through M(ansible.windows.win_powershell) over the host's own connection,
-    so WinRM, PSRP and SSH all work. A task costs one read and at most one apply, however long the
-    relay list is.
+  - All logic runs on the controller. The Windows host runs one fixed script shipped with the collection
+    (C(plugins/payloads/iis_smtp.ps1)) once to read and, only when something must change, once more to
+    apply, through M(ansible.windows.win_powershell) over the host's own connection, so WinRM, PSRP and
+    SSH all work. A task costs one read and at most one apply, however long the relay list is.
   - Refuses settings that make an Internet-facing server an open relay (anonymous access together with a
     relay list that grants every address or a network wider than /24) unless I(allow_open_relay=true).
   - Needs the Windows features C(SMTP-Server) and C(Web-WMI) (IIS 6 WMI Compatibility); the role
@@ -35,10 +34,8 @@ attributes:
   diff_mode:
     support: full
     description: Before and after, with addresses, authentication methods and flags by name; passwords are never shown.
-  platform:
-    support: full
-    platforms: windows
-    description: Runs on the controller and reaches the Windows host through M(ansible.windows.win_powershell).
+extends_documentation_fragment:
+  - mailrelay.smtp.iis_smtp
 options:
   name:
     description:

@@ -2,11 +2,12 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What every Exchange action plugin shares: session options, the two payloads, error texts.
+"""What every Exchange action plugin shares: session options, the payload, error texts.
 
-The payloads reach the Exchange cmdlets through whatever connection the host
-uses (WinRM, PSRP or SSH): ``run_payload`` only calls ``_execute_module``
-with ansible.windows.win_powershell.
+The payload (``plugins/payloads/exchange.ps1``, mode read or apply) reaches
+the Exchange cmdlets through whatever connection the host uses (WinRM, PSRP
+or SSH): ``run_payload`` only calls ``_execute_module`` with
+ansible.windows.win_powershell.
 
 FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 """
@@ -15,12 +16,11 @@ from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import (
-    ResourceInputError,
+    Plan,
     WindowsResourceAction,
 )
 
-READ_PAYLOAD = "exchange_read"
-APPLY_PAYLOAD = "exchange_apply"
+PAYLOAD = "exchange"
 
 
 def with_session_options(resource_spec):
@@ -31,12 +31,26 @@ def with_session_options(resource_spec):
 
 
 class ExchangeAction(WindowsResourceAction):
-    read_payload = READ_PAYLOAD
-    apply_payload = APPLY_PAYLOAD
+    payload = PAYLOAD
+    # _exchange* raise ExchangeInputError for bad input; the message names the option.
+    input_errors = (ex.ExchangeInputError,)
     required_together = ex.SESSION_REQUIRED_TOGETHER
+    # The module_utils module with the resource's pure logic: ``build_desired(params)``,
+    # ``plan(desired, current)`` -> ``(operations, before, after[, secrets])`` and ``report(current)``.
+    resource = None
+
+    def build_desired(self, params):
+        return self.resource.build_desired(params)
+
+    def plan(self, params, desired, current):
+        operations, before, after, *secrets = self.resource.plan(desired, current)
+        return Plan(operations, ex.diff_text(before), ex.diff_text(after), *secrets)
+
+    def report(self, params, desired, current):
+        return self.resource.report(current)
 
     def read_scope(self, params):
-        """Which objects the read payload returns (payload parameters besides the session)."""
+        """Which objects the payload reads back, in both modes (parameters besides the session)."""
         raise NotImplementedError
 
     def read_parameters(self, params):
@@ -47,11 +61,3 @@ class ExchangeAction(WindowsResourceAction):
 
     def translate_error(self, error):
         return ex.error_message(error.payload, error.code, error.message)
-
-    def _converge(self, params, task_vars):
-        # module_utils raise ExchangeInputError (they cannot import plugin_utils); the base
-        # class reports ResourceInputError as a failed task that names the option.
-        try:
-            return super()._converge(params, task_vars)
-        except ex.ExchangeInputError as exc:
-            raise ResourceInputError(str(exc))

@@ -47,6 +47,12 @@ def secret_values(argument_spec, params):
     return found
 
 
+# Values of the payloads' ``Mode`` parameter: ``read`` returns the state and changes nothing
+# (it also runs in check mode); ``apply`` executes ``Operations`` and returns the state after.
+READ = "read"
+APPLY = "apply"
+
+
 class ResourceInputError(Exception):
     """Bad input found by a resource's own validation; the message names the option."""
 
@@ -79,10 +85,13 @@ class WindowsResourceAction(ActionBase):
     required_if = []
     required_together = []
     required_one_of = []
-    read_payload = None
-    apply_payload = None
+    # One payload file per resource family; the ``Mode`` parameter says read or apply.
+    payload = None
     # Read-only resources (``*_info``) set this to False.
     supports_apply = True
+    # Exceptions of the resource's module_utils that mean bad input (they cannot import
+    # ResourceInputError from here); reported like ResourceInputError.
+    input_errors = ()
 
     # ---- hooks: pure, delegate to module_utils -------------------------------------------
     def build_desired(self, params):
@@ -132,7 +141,7 @@ class WindowsResourceAction(ActionBase):
         no_log_values = secret_values(self.argument_spec, params)
         try:
             result.update(self._converge(params, task_vars or {}))
-        except ResourceInputError as exc:
+        except (ResourceInputError,) + tuple(self.input_errors) as exc:
             result.update(failed=True, changed=False, msg=str(exc))
         except PayloadError as exc:
             result.update(failed=True, msg=self.translate_error(exc), payload=exc.payload)
@@ -144,9 +153,8 @@ class WindowsResourceAction(ActionBase):
     def _converge(self, params, task_vars):
         desired = self.build_desired(params)
         session_secrets = self.connection_secrets(params)
-        current = self.decode(
-            params, run_payload(self, task_vars, self.read_payload, self.read_parameters(params), session_secrets)
-        )
+        read_params = dict(self.read_parameters(params), Mode=READ)
+        current = self.decode(params, run_payload(self, task_vars, self.payload, read_params, session_secrets))
         if not self.supports_apply:
             return dict(changed=False, **self.report(params, desired, current))
 
@@ -158,15 +166,15 @@ class WindowsResourceAction(ActionBase):
             result.update(self.report(params, desired, current))
             return result
 
-        apply_params = dict(self.apply_parameters(params), Operations=plan.operations)
+        apply_params = dict(self.apply_parameters(params), Mode=APPLY, Operations=plan.operations)
         apply_secrets = dict(session_secrets, **plan.secrets)
-        after = self.decode(params, run_payload(self, task_vars, self.apply_payload, apply_params, apply_secrets))
+        after = self.decode(params, run_payload(self, task_vars, self.payload, apply_params, apply_secrets))
         # Write-only settings (passwords) cannot be read back; their operations carry verify=False.
         leftover = [op for op in self.plan(params, desired, after).operations if op.get("verify", True)]
         if leftover:
             # The host accepted the apply call but did not take every setting (xSMTP's
             # "some settings refuse to be set"): say which, rather than report success.
             names = sorted({str(op.get("name", op.get("op"))) for op in leftover})
-            raise PayloadError(self.apply_payload, "the host did not keep these settings: %s" % ", ".join(names))
+            raise PayloadError(self.payload, "the host did not keep these settings: %s" % ", ".join(names))
         result.update(self.report(params, desired, after))
         return result

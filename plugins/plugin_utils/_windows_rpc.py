@@ -14,10 +14,13 @@ win_powershell's own object serialisation, keeps nesting depth and binary
 values (base64) exact.
 
 Payload contract:
-- ``[CmdletBinding(SupportsShouldProcess)]`` on read payloads, so that
-  win_powershell runs them in check mode; apply payloads are never called in
-  check mode.
-- ``$Ansible.Changed`` is set by the payload (``$false`` for reads).
+- One payload per resource family, with a ``Mode`` parameter: ``read``
+  returns the raw state and changes nothing; ``apply`` executes the typed
+  ``Operations`` and returns the state after, so read and apply share one
+  reader.
+- ``[CmdletBinding(SupportsShouldProcess)]``, so that win_powershell runs the
+  read in check mode; ``apply`` is never called in check mode.
+- ``$Ansible.Changed`` is set by the payload (``$false`` for a read).
 - ``$Ansible.Result = ConvertTo-Json -InputObject $state -Depth 10 -Compress``.
 - A terminating error whose message starts with ``MAILRELAY:<code>:`` is a
   known failure; the code lets the action plugin print a clear message.

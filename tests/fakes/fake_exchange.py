@@ -16,12 +16,15 @@ Two layers:
   Confirm prompts that fail in a non-interactive session, and a German mode
   where ANONYMOUS LOGON is ``NT-AUTORITÄT\\ANONYMOUS-ANMELDUNG`` and the
   English name is not found.
-* ``FakeExchange.handle(payload, parameters, secrets)`` plays the two payloads
-  the way their PowerShell does: it takes the declared parameters, the
-  ``$NeededCommands`` list and the operation table from the ``.ps1`` files
-  themselves, emulates the session (snap-in, remote endpoint, second-hop
-  credentials, RBAC), runs each operation as one cmdlet call and returns the
-  same JSON document.
+* ``FakeExchange.handle(payload, parameters, secrets)`` plays
+  ``plugins/payloads/exchange.ps1`` the way its PowerShell does: it takes the
+  declared parameters (with their ValidateSet and Mandatory rules), the
+  cmdlets each mode needs, the operation table and the reader's property
+  views from the ``.ps1`` file itself, emulates the session (snap-in, remote
+  endpoint, second-hop credentials, RBAC), runs each operation of mode
+  ``apply`` as one cmdlet call, and returns the JSON document of the read.
+  The ``Get-*`` cmdlets return objects with Exchange's property names, so a
+  property the payload misnames reads back empty, as it would on a host.
 
 Values marked "fake data" (SIDs of Exchange's own groups, inherited entries)
 only need to be plausible; everything the collection decides on is taken from
@@ -155,19 +158,59 @@ class Credential:
         self.password = password
 
 
+class Principal:
+    """ADPermission.User: prints as the directory's (localized) name and carries the SID."""
+
+    def __init__(self, name, sid):
+        self.name = name
+        self.sid = sid
+
+    def __str__(self):
+        return self.name
+
+
+def _not_found(identity):
+    return ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % identity)
+
+
+def _find_named(objects, identity):
+    """An organisation-wide object (send connector, accepted domain) by its exact name."""
+    found = [obj for obj in objects if obj["name"].lower() == str(identity).lower()]
+    if not found:
+        raise _not_found(identity)
+    return found[0]
+
+
 # ---- the .ps1 files are the contract ------------------------------------------------------------
 
 
+_PARAMETER = re.compile(r"((?:\[[^\]]*\]\s*)*)\[(\w+(?:\[\])?)\]\$(\w+)")
+_TABLE_ROW = re.compile(r"^\s*(\w+) = @\{ Cmdlet = '([\w-]+)'; Parameters = @\(([^)]*)\)(.*)\}\s*$", re.MULTILINE)
+_VIEW = re.compile(r"^\$(\w+)View = @\{\n(.*?)\n\}", re.MULTILINE | re.DOTALL)
+_VIEW_LINE = re.compile(r"^\s*(Text|List|Flag|Number) = \[ordered\]@\{(.*)\}\s*$", re.MULTILINE)
+# How mode apply extends the read's cmdlets (the fake does the same; the payload test checks the line).
+NEEDED_COMMANDS_RULE = "$NeededCommands = @($ReadCommands) + @($OperationTable.Values | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)"
+
+
 def payload_contract(name):
-    """Declared parameters, SecureString parameters, needed commands and operation table of a payload."""
+    """What the ``.ps1`` file declares: parameters and their rules, cmdlets, operation table, views."""
     text = _windows_rpc.load_payload(name)
     tree = powershell_syntax.parse(text)
     declared = powershell_syntax.declared_parameters(tree)
+    param_block = text[text.index("param("):text.index("\n)\n")]
+    choices, mandatory = {}, []
+    for match in _PARAMETER.finditer(param_block):
+        attributes, parameter = match.group(1), match.group(3)
+        choice = re.search(r"\[ValidateSet\(([^)]*)\)\]", attributes)
+        if choice:
+            choices[parameter] = re.findall(r"'([^']*)'", choice.group(1))
+        if "Mandatory = $true" in attributes:
+            mandatory.append(parameter)
     secure = re.findall(r"\[securestring\]\$(\w+)", text, re.IGNORECASE)
-    block = re.search(r"\$NeededCommands = @\((.*?)\)\n", text, re.DOTALL)
-    needed = re.findall(r"'([\w-]+)'", block.group(1)) if block else []
+    block = re.search(r"^\$ReadCommands = @\((.*?)\)$", text, re.MULTILINE)
+    read_commands = re.findall(r"'([\w-]+)'", block.group(1)) if block else []
     table = {}
-    for match in re.finditer(r"^\s*(\w+) = @\{ Cmdlet = '([\w-]+)'; Parameters = @\(([^)]*)\)(.*)\}\s*$", text, re.MULTILINE):
+    for match in _TABLE_ROW.finditer(text):
         flags = match.group(4)
         table[match.group(1)] = {
             "cmdlet": match.group(2),
@@ -176,7 +219,49 @@ def payload_contract(name):
             "confirm": "Confirm = $true" in flags,
             "credential": "Credential = $true" in flags,
         }
-    return {"declared": declared, "secure": secure, "needed": needed, "operations": table}
+    views = {}
+    for match in _VIEW.finditer(text):
+        views[match.group(1)] = {
+            line.group(1): dict(re.findall(r"(\w+) = '(\w+)'", line.group(2))) for line in _VIEW_LINE.finditer(match.group(2))
+        }
+    write_commands = sorted({spec["cmdlet"] for spec in table.values()}) if NEEDED_COMMANDS_RULE in text else []
+    return {
+        "declared": declared, "choices": choices, "mandatory": mandatory, "secure": secure, "read_commands": read_commands,
+        "write_commands": write_commands, "operations": table, "views": views,
+    }
+
+
+def _text(value):
+    """``[string]$value`` in PowerShell: $null is the empty string."""
+    return "" if value is None else str(value)
+
+
+def _text_list(value):
+    """The payload's ConvertTo-TextList: $null items dropped, a single value becomes a one-item list."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [str(item) for item in items if item is not None]
+
+
+_CONVERSIONS = {"Text": _text, "List": _text_list, "Flag": bool, "Number": lambda value: int(value or 0)}
+
+
+def _property(obj, name):
+    """PowerShell member access: case-insensitive, $null for a property the object does not have."""
+    return next((value for key, value in obj.items() if key.lower() == name.lower()), None)
+
+
+def convert_to_view(obj, view):
+    """The payload's ConvertTo-View: JSON key -> the object's property, converted as the view says."""
+    return {key: _CONVERSIONS[kind](_property(obj, prop)) for kind, fields in view.items() for key, prop in fields.items()}
+
+
+def select_by_name(objects, name, select_all):
+    """The payload's Select-ByName: all, or the exact (case-insensitive) name."""
+    if select_all:
+        return list(objects)
+    return [obj for obj in objects if _text(_property(obj, "Name")).lower() == (name or "").lower()]
 
 
 # ---- value parsing as the cmdlets do it -----------------------------------------------------------
@@ -277,11 +362,11 @@ class FakeExchange:
         self.remote_needs_credential = False  # True: WinRM without delegation (the second hop fails)
         self.accounts = {"CORP\\mailadmin": "Adm1n-Pass"}
         self.denied_cmdlets = set()
-        # How SIDs reach the payload: "object" (SecurityPrincipalIdParameter.SecurityIdentifier),
-        # "translate" (NTAccount.Translate of the localized name on the host) or "none".
+        # How the payload's Get-PrincipalSid finds the SID of an ADPermission entry's user: "object"
+        # (SecurityPrincipalIdParameter.SecurityIdentifier), "translate" (NTAccount.Translate of the
+        # localized name on the host) or "none" (neither works).
         self.sid_source = "object"
         self.calls = []
-        self.payload_runs = []
         self.warnings = []
         self.extra_principals = {}
         for server in servers:
@@ -395,19 +480,21 @@ class FakeExchange:
         else:
             found = [c for c in self.receive_connectors if c["name"].lower() == text.lower()]
         if not found:
-            raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % text)
+            raise _not_found(text)
         if len(found) > 1:
             raise ExchangeError("ManagementObjectAmbiguousException", "The operation couldn't be performed because '%s' matches multiple entries." % text)
         return found[0]
 
     def _get_receiveconnector(self, Identity=None, Server=None):
         if Identity is not None:
-            return [self._find_receive(Identity)]
-        if Server is not None:
+            found = [self._find_receive(Identity)]
+        elif Server is not None:
             if Server.split(".")[0].upper() not in self.servers:
-                raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % Server)
-            return [c for c in self.receive_connectors if c["server"].upper() == Server.split(".")[0].upper()]
-        return list(self.receive_connectors)
+                raise _not_found(Server)
+            found = [c for c in self.receive_connectors if c["server"].upper() == Server.split(".")[0].upper()]
+        else:
+            found = list(self.receive_connectors)
+        return [self._receive_object(c) for c in found]
 
     def _apply_receive_settings(self, connector, settings):
         if "Bindings" in settings:
@@ -460,7 +547,7 @@ class FakeExchange:
             raise ExchangeError("ParameterBindingException", "Bindings and RemoteIPRanges are required.")
         server = (Server or self.local_server).split(".")[0].upper()
         if server not in self.servers:
-            raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % Server)
+            raise _not_found(Server)
         if any(c["server"].upper() == server and c["name"].lower() == Name.lower() for c in self.receive_connectors):
             raise ExchangeError("ADObjectAlreadyExistsException", "A receive connector named %s already exists on %s." % (Name, server))
         role = _choice(TransportRole, ("FrontendTransport", "HubTransport"), "TransportRole")
@@ -503,19 +590,44 @@ class FakeExchange:
                         connector["aces"].append({"sid": sid, "right": right, "deny": False, "inherited": False})
 
     def _receive_object(self, connector):
-        return {"Identity": "%s\\%s" % (connector["server"], connector["name"]), "DistinguishedName": connector["dn"]}
+        """The ReceiveConnector object the cmdlets return (the properties the payload may read)."""
+        groups = [g for g in PERMISSION_GROUPS if g in connector["groups"]] + (["Custom"] if connector["custom"] else [])
+        auth = [m for m in AUTH_MECHANISMS if m in connector["auth"]]
+        return {
+            "Identity": "%s\\%s" % (connector["server"], connector["name"]),
+            "Name": connector["name"],
+            "Server": connector["server"],
+            "TransportRole": connector["transport_role"],
+            "Bindings": ["[%s]:%d" % (a, p) if a.version == 6 else "%s:%d" % (a, p) for a, p in connector["bindings"]],
+            "RemoteIPRanges": [text for dummy, text in connector["ranges"]],
+            "PermissionGroups": ", ".join(groups) or "None",
+            "AuthMechanism": ", ".join(auth) or "None",
+            "RequireTLS": connector["require_tls"],
+            "Fqdn": connector["fqdn"],
+            "MaxMessageSize": _size_text(connector["max_message_size"], self.locale),
+            "Enabled": connector["enabled"],
+            "DistinguishedName": connector["dn"],
+            "Guid": connector["guid"],
+        }
 
     # AD permissions
     def _ad_object(self, identity):
         text = str(identity)
         if "\\" in text:
             # ADRawEntryIdParameter does not understand SERVER\Name.
-            raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % text)
+            raise _not_found(text)
         return self._find_receive(text)
 
     def _get_adpermission(self, Identity, User=None, Owner=None):
         connector = self._ad_object(Identity)
-        return [dict(a, user=self.principal_name(a["sid"])) for a in connector["aces"]]
+        return [{
+            "Identity": connector["dn"],
+            "User": Principal(self.principal_name(a["sid"]), a["sid"]),
+            "ExtendedRights": [a["right"]] if a["right"] else None,
+            "AccessRights": "ExtendedRight" if a["right"] else "GenericAll",
+            "Deny": a["deny"],
+            "IsInherited": a["inherited"],
+        } for a in connector["aces"]]
 
     def _rights(self, ExtendedRights):
         rights = []
@@ -547,14 +659,21 @@ class FakeExchange:
                 connector["aces"].remove(ace)
 
     # send connectors
-    def _find_send(self, identity):
-        found = [c for c in self.send_connectors if c["name"].lower() == str(identity).lower()]
-        if not found:
-            raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % identity)
-        return found[0]
-
     def _get_sendconnector(self, Identity=None):
-        return [self._find_send(Identity)] if Identity is not None else list(self.send_connectors)
+        found = [_find_named(self.send_connectors, Identity)] if Identity is not None else self.send_connectors
+        return [self._send_object(c) for c in found]
+
+    def _send_object(self, connector):
+        """The SendConnector object the cmdlets return."""
+        return {
+            "Identity": connector["name"],
+            "Name": connector["name"],
+            "AddressSpaces": list(connector["address_spaces"]),
+            "AuthenticationCredential": connector.get("credential"),
+            **{key: connector[key] for key in ("DNSRoutingEnabled", "SmartHosts", "Port", "RequireTLS", "IgnoreSTARTTLS", "TlsAuthLevel", "TlsDomain",
+                                               "SmartHostAuthMechanism", "UseExternalDNSServersEnabled", "SourceTransportServers", "Fqdn", "Enabled")},
+            "MaxMessageSize": _size_text(connector["MaxMessageSize"], self.locale),
+        }
 
     def _apply_send_settings(self, connector, settings):
         if "AddressSpaces" in settings:
@@ -602,8 +721,7 @@ class FakeExchange:
             for server in settings["SourceTransportServers"]:
                 short = str(server).split(".", maxsplit=1)[0].upper()
                 if short not in self.servers:
-                    raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found."
-                                        % server)
+                    raise _not_found(server)
                 servers.append(self.servers[short])
             connector["SourceTransportServers"] = servers
         if "MaxMessageSize" in settings:
@@ -638,7 +756,7 @@ class FakeExchange:
         return {"Identity": Name}
 
     def _set_sendconnector(self, Identity, **settings):
-        connector = self._find_send(Identity)
+        connector = _find_named(self.send_connectors, Identity)
         saved = dict(connector)
         try:
             self._apply_send_settings(connector, settings)
@@ -648,17 +766,18 @@ class FakeExchange:
             raise
 
     def _remove_sendconnector(self, Identity):
-        self.send_connectors.remove(self._find_send(Identity))
+        self.send_connectors.remove(_find_named(self.send_connectors, Identity))
 
     # transport service
     def _transport(self, Identity):
         short = str(Identity).split(".", maxsplit=1)[0].upper()
         if short not in self.transport:
-            raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % Identity)
+            raise _not_found(Identity)
         return short
 
     def _get_transportservice(self, Identity=None):
-        return self._transport(Identity)
+        key = self._transport(Identity)
+        return dict(self.transport[key], Identity=self.servers[key])
 
     def _set_transportservice(self, Identity, **settings):
         service = self.transport[self._transport(Identity)]
@@ -681,14 +800,10 @@ class FakeExchange:
                 raise ExchangeError("NotSupported", "fake does not model %s" % key)
 
     # accepted domains
-    def _find_domain(self, identity):
-        found = [d for d in self.accepted_domains if d["name"].lower() == str(identity).lower()]
-        if not found:
-            raise ExchangeError("ManagementObjectNotFoundException", "The operation couldn't be performed because object '%s' couldn't be found." % identity)
-        return found[0]
-
     def _get_accepteddomain(self, Identity=None):
-        return [self._find_domain(Identity)] if Identity is not None else list(self.accepted_domains)
+        found = [_find_named(self.accepted_domains, Identity)] if Identity is not None else self.accepted_domains
+        return [{"Identity": d["name"], "Name": d["name"], "DomainName": d["domain"], "DomainType": d["type"], "Default": d["default"],
+                 "MatchSubDomains": d["match_subdomains"]} for d in found]
 
     def _new_accepteddomain(self, Name, DomainName, DomainType="Authoritative", **other):
         if any(d["name"].lower() == Name.lower() for d in self.accepted_domains):
@@ -699,7 +814,7 @@ class FakeExchange:
         self.accepted_domains.append({"name": Name, "domain": DomainName, "type": domain_type, "default": False, "match_subdomains": False})
 
     def _set_accepteddomain(self, Identity, DomainType=None, MakeDefault=False, MatchSubDomains=None, **other):
-        domain = self._find_domain(Identity)
+        domain = _find_named(self.accepted_domains, Identity)
         if DomainType is not None:
             domain["type"] = _choice(DomainType, ("Authoritative", "InternalRelay", "ExternalRelay"), "DomainType")
         if MatchSubDomains is not None:
@@ -709,14 +824,32 @@ class FakeExchange:
                 other_domain["default"] = other_domain is domain
 
     def _remove_accepteddomain(self, Identity):
-        domain = self._find_domain(Identity)
+        domain = _find_named(self.accepted_domains, Identity)
         if domain["default"]:
             raise ExchangeError("InvalidOperationException", "The default accepted domain can't be removed.")
         self.accepted_domains.remove(domain)
 
-    # ---- the payloads ----------------------------------------------------------------------------------
+    # ---- the payload -------------------------------------------------------------------------------
     def handle(self, payload, parameters, secrets):
         contract = payload_contract(payload)
+        self._bind(payload, contract, parameters, secrets)
+        mode = parameters["Mode"].lower()
+        if mode == "read" and parameters.get("Operations"):
+            raise PayloadFailure("MAILRELAY:bad_operation: operations are only run in mode apply")
+        needed = contract["read_commands"] + (contract["write_commands"] if mode == "apply" else [])
+        self._connect(parameters, secrets, needed)
+        try:
+            if mode == "apply":
+                created = {}
+                for operation in parameters.get("Operations") or []:
+                    self._run_operation(operation, contract["operations"], secrets, created)
+            return self._read(parameters, contract["views"])
+        except ExchangeError as exc:
+            raise PayloadFailure("MAILRELAY:%s: %s" % (self._code(exc), exc.message))
+
+    @staticmethod
+    def _bind(payload, contract, parameters, secrets):
+        """PowerShell's parameter binding, plus the collection's own rules for what may be a parameter."""
         for name in list(parameters) + list(secrets):
             if name not in contract["declared"]:
                 raise AssertionError("%s does not declare the parameter %s" % (payload, name))
@@ -728,14 +861,13 @@ class FakeExchange:
                 raise AssertionError("%s: secret %s passed as a plain parameter" % (payload, name))
             if name in ("AllReceiveConnectors", "IncludePermissions", "AllSendConnectors", "TransportService", "AcceptedDomains"):
                 assert isinstance(value, bool), (name, value)
-        self.payload_runs.append(payload)
-        self._connect(parameters, secrets, contract["needed"])
-        try:
-            for operation in parameters.get("Operations") or []:
-                self._run_operation(operation, contract["operations"], secrets)
-            return self._read(parameters)
-        except ExchangeError as exc:
-            raise PayloadFailure("MAILRELAY:%s: %s" % (self._code(exc), exc.message))
+        missing = [name for name in contract["mandatory"] if name not in parameters]
+        if missing:
+            raise PayloadFailure("Cannot process command because of one or more missing mandatory parameters: %s." % " ".join(missing))
+        for name, allowed in contract["choices"].items():
+            if name in parameters and not any(str(parameters[name]).lower() == choice.lower() for choice in allowed):
+                raise PayloadFailure("Cannot validate argument on parameter '%s'. The argument \"%s\" does not belong to the set \"%s\"."
+                                     % (name, parameters[name], ",".join(allowed)))
 
     def _code(self, exc):
         text = "%s %s" % (exc.reason, exc.message)
@@ -764,7 +896,8 @@ class FakeExchange:
         if denied:
             raise PayloadFailure("MAILRELAY:access_denied: this account may not run %s (Exchange role based access control)" % ", ".join(denied))
 
-    def _run_operation(self, operation, table, secrets):
+    def _run_operation(self, operation, table, secrets, created):
+        """The payload's Invoke-Operation; ``created`` maps a new connector's identity to its DN."""
         kind = operation.get("op")
         if kind not in table:
             raise PayloadFailure("MAILRELAY:bad_operation: unknown operation %s" % kind)
@@ -776,7 +909,6 @@ class FakeExchange:
             arguments[name] = value
         if spec["target"]:
             if operation.get("target_new"):
-                created = getattr(self, "_created", {})
                 if operation["target_new"] not in created:
                     raise PayloadFailure("MAILRELAY:bad_operation: %s: %s was not created in this call" % (kind, operation["target_new"]))
                 arguments["Identity"] = created[operation["target_new"]]
@@ -793,101 +925,53 @@ class FakeExchange:
             arguments["Confirm"] = False
         output = self.invoke(spec["cmdlet"], **arguments)
         if kind == "new_receive_connector":
-            self._created = getattr(self, "_created", {})
-            self._created[operation["identity"]] = output["DistinguishedName"]
+            created[operation["identity"]] = _property(output, "DistinguishedName")
 
-    def _sid_seen_by_payload(self, sid):
-        if self.sid_source == "object":
-            return sid
-        if self.sid_source == "translate":
-            return self.translate_name(self.principal_name(sid))
-        return None
+    def _payload_sid(self, user):
+        """The payload's Get-PrincipalSid: the SID the object carries, else NTAccount.Translate of its name."""
+        if user is None:
+            return None
+        if isinstance(user, Principal):
+            if self.sid_source == "object":
+                return user.sid
+            if self.sid_source == "none":
+                return None
+        return self.translate_name(str(user))
 
-    def _read(self, parameters):
-        self._created = {}
+    def _read(self, parameters, views):
+        """The payload's Read-ExchangeState, with the payload's own property views."""
         state = {}
         server = parameters.get("Server") or ""
         if parameters.get("ReceiveConnector") or parameters.get("AllReceiveConnectors"):
-            found = self.invoke("Get-ReceiveConnector", Server=server)
-            if not parameters.get("AllReceiveConnectors"):
-                found = [c for c in found if c["name"].lower() == parameters["ReceiveConnector"].lower()]
-            with_permissions = parameters.get("IncludePermissions") or not parameters.get("AllReceiveConnectors")
-            state["receive_connectors"] = [self._receive_view(c, with_permissions) for c in found]
+            found = select_by_name(self.invoke("Get-ReceiveConnector", Server=server), parameters.get("ReceiveConnector"),
+                                   parameters.get("AllReceiveConnectors"))
+            with_permissions = bool(parameters.get("IncludePermissions") or not parameters.get("AllReceiveConnectors"))
+            state["receive_connectors"] = [self._read_receive_connector(c, views, with_permissions) for c in found]
         if parameters.get("SendConnector") or parameters.get("AllSendConnectors"):
-            found = self.invoke("Get-SendConnector")
-            if not parameters.get("AllSendConnectors"):
-                found = [c for c in found if c["name"].lower() == parameters["SendConnector"].lower()]
-            state["send_connectors"] = [self._send_view(c) for c in found]
+            found = select_by_name(self.invoke("Get-SendConnector"), parameters.get("SendConnector"), parameters.get("AllSendConnectors"))
+            state["send_connectors"] = [self._read_send_connector(c, views) for c in found]
         if parameters.get("TransportService"):
-            key = self.invoke("Get-TransportService", Identity=server)
-            service = self.transport[key]
-            state["transport_service"] = {
-                "identity": self.servers[key],
-                "external_dns_servers": list(service["ExternalDNSServers"]),
-                "external_dns_adapter_enabled": service["ExternalDNSAdapterEnabled"],
-                "external_dns_protocol_option": service["ExternalDNSProtocolOption"],
-                "internal_dns_servers": list(service["InternalDNSServers"]),
-                "internal_dns_adapter_enabled": service["InternalDNSAdapterEnabled"],
-                "internal_dns_protocol_option": service["InternalDNSProtocolOption"],
-            }
+            state["transport_service"] = convert_to_view(self.invoke("Get-TransportService", Identity=server), views["TransportService"])
         if parameters.get("AcceptedDomains"):
-            state["accepted_domains"] = [
-                {"name": d["name"], "domain_name": d["domain"], "domain_type": d["type"], "default": d["default"], "match_subdomains": d["match_subdomains"]}
-                for d in self.invoke("Get-AcceptedDomain")
-            ]
+            state["accepted_domains"] = [convert_to_view(d, views["AcceptedDomain"]) for d in self.invoke("Get-AcceptedDomain")]
         if parameters.get("Principals"):
-            state["principal_sids"] = {name: self.translate_name(name) for name in parameters["Principals"]}
+            state["principal_sids"] = {name: self._payload_sid(name) for name in parameters["Principals"]}
         return state
 
-    def _receive_view(self, connector, with_permissions):
-        groups = [g for g in PERMISSION_GROUPS if g in connector["groups"]] + (["Custom"] if connector["custom"] else [])
-        auth = [m for m in AUTH_MECHANISMS if m in connector["auth"]]
-        view = {
-            "identity": "%s\\%s" % (connector["server"], connector["name"]),
-            "name": connector["name"],
-            "server": connector["server"],
-            "transport_role": connector["transport_role"],
-            "bindings": ["[%s]:%d" % (a, p) if a.version == 6 else "%s:%d" % (a, p) for a, p in connector["bindings"]],
-            "remote_ip_ranges": [text for dummy, text in connector["ranges"]],
-            "permission_groups": ", ".join(groups) or "None",
-            "auth_mechanism": ", ".join(auth) or "None",
-            "require_tls": connector["require_tls"],
-            "fqdn": connector["fqdn"],
-            "max_message_size": _size_text(connector["max_message_size"], self.locale),
-            "enabled": connector["enabled"],
-            "distinguished_name": connector["dn"],
-            "permissions": [],
-        }
+    def _read_receive_connector(self, connector, views, with_permissions):
+        view = convert_to_view(connector, views["ReceiveConnector"])
+        view["permissions"] = []
         if with_permissions:
-            for ace in self.invoke("Get-ADPermission", Identity=connector["dn"]):
-                if not ace["right"]:
-                    continue  # GenericAll and friends carry no extended right: the payload skips them
-                view["permissions"].append({
-                    "user": ace["user"],
-                    "sid": self._sid_seen_by_payload(ace["sid"]),
-                    "extended_rights": [ace["right"]],
-                    "access_rights": "ExtendedRight",
-                    "deny": ace["deny"],
-                    "inherited": ace["inherited"],
-                })
+            for entry in self.invoke("Get-ADPermission", Identity=view["distinguished_name"]):
+                permission = convert_to_view(entry, views["Permission"])
+                if permission["extended_rights"]:  # GenericAll and friends carry no extended right
+                    permission["sid"] = self._payload_sid(_property(entry, "User"))
+                    view["permissions"].append(permission)
         return view
 
-    def _send_view(self, connector):
-        return {
-            "name": connector["name"],
-            "address_spaces": list(connector["address_spaces"]),
-            "dns_routing_enabled": connector["DNSRoutingEnabled"],
-            "smart_hosts": list(connector["SmartHosts"]),
-            "port": connector["Port"],
-            "require_tls": connector["RequireTLS"],
-            "ignore_starttls": connector["IgnoreSTARTTLS"],
-            "tls_auth_level": connector["TlsAuthLevel"] or "",
-            "tls_domain": connector["TlsDomain"] or "",
-            "smarthost_auth_mechanism": connector["SmartHostAuthMechanism"],
-            "username": connector["credential"].username if connector.get("credential") else "",
-            "use_external_dns_servers_enabled": connector["UseExternalDNSServersEnabled"],
-            "source_transport_servers": list(connector["SourceTransportServers"]),
-            "max_message_size": _size_text(connector["MaxMessageSize"], self.locale),
-            "fqdn": connector["Fqdn"] or "",
-            "enabled": connector["Enabled"],
-        }
+    @staticmethod
+    def _read_send_connector(connector, views):
+        view = convert_to_view(connector, views["SendConnector"])
+        credential = _property(connector, "AuthenticationCredential")
+        view["username"] = _text(credential.username) if credential is not None else ""
+        return view

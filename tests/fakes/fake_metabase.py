@@ -4,10 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A fake of a Windows host's IIS 6 SMTP metabase, behind the collection's payload contract.
 
-It stands in for ``plugins/payloads/iis_smtp_read.ps1`` and ``iis_smtp_apply.ps1``
-running on a Windows Server with the SMTP Server feature (no Windows can run
-here). What it follows, and where from:
+It stands in for ``plugins/payloads/iis_smtp.ps1`` running on a Windows Server
+with the SMTP Server feature (no Windows can run here). What it follows, and
+where from:
 
+- the payload's two modes: ``read`` returns the state and changes nothing (it
+  refuses operations); ``apply`` executes the operations, then returns the
+  state after, read by the same code; a missing or other mode fails as
+  PowerShell's parameter binding does (``Mandatory``, ``ValidateSet``);
 - property types from Microsoft's IIS 6 metabase reference, kept in its own
   table below (not imported from the code under test, so a wrong type in
   ``_metabase.py`` fails here): DWORD values are stored unsigned and read back
@@ -21,7 +25,7 @@ here). What it follows, and where from:
 - virtual server creation takes the next free index; a virtual server whose
   address and port another started server uses does not start (ServerState
   stays 4), which the payload reports as ``control_failed``;
-- ``MAILRELAY:<code>:`` errors exactly where the payloads raise them.
+- ``MAILRELAY:<code>:`` errors exactly where the payload raises them.
 
 Deliberate simplifications: properties of a virtual server inherit from the
 service level (``service_props``) when not set; domain keys do not inherit.
@@ -79,6 +83,8 @@ READ_ONLY = {"ServerState"}
 STARTED, STOPPED = 2, 4
 _SPEC = re.compile(r"^([A-Za-z0-9]+):(DWORD|BOOL|STRING|MULTISZ|BINARY|IPSECURITY|SECRET):(adsi|wmi)$")
 _DOMAIN_NAME = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9.*-]*$")
+PAYLOAD = "iis_smtp"
+MODES = ("read", "apply")
 OPERATIONS = ("create_server", "delete_server", "start_server", "stop_server", "create_domain", "delete_domain",
               "set_property", "set_secret")
 
@@ -157,12 +163,20 @@ class FakeMetabase:
 
     # ---- the payload contract ------------------------------------------------------------------
     def handle(self, payload, parameters, secrets):
-        if payload == "iis_smtp_read":
-            return self._read(parameters)
-        if payload == "iis_smtp_apply":
-            self._apply(parameters.get("Operations") or [], secrets)
-            return self._read(parameters)
-        raise AssertionError("not an IIS SMTP payload: %s" % payload)
+        if payload != PAYLOAD:
+            raise AssertionError("not the IIS SMTP payload: %s" % payload)
+        mode = parameters.get("Mode")
+        if mode is None:
+            raise PayloadFailure("Cannot process command because of one or more missing mandatory parameters: Mode.")
+        if mode not in MODES:
+            raise PayloadFailure("Cannot validate argument on parameter 'Mode'. The argument \"%s\" does not belong "
+                                 "to the set \"%s\" specified by the ValidateSet attribute." % (mode, ",".join(MODES)))
+        operations = parameters.get("Operations") or []
+        if mode == "apply":
+            self._apply(operations, secrets)
+        elif operations:
+            _fail("bad_operation", "mode read takes no operations")
+        return self._read(parameters)
 
     def _specs(self, texts):
         specs = []

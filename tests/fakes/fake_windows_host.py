@@ -10,11 +10,13 @@ script: ``python fake_windows_host.py STATE_FILE MODULE`` with the module's
 arguments as JSON on stdin, and print the module result as JSON.
 
 What it models:
-- win_powershell running the collection's IIS payloads: recognised by their
+- win_powershell running the collection's IIS payload: recognised by its
   exact text and answered by :class:`FakeMetabase` the way win_powershell
-  wraps them (``result`` holds the JSON string, a terminating error becomes
+  wraps it (``result`` holds the JSON string, a terminating error becomes
   ``failed`` with an error record); in check mode a script without
-  ``SupportsShouldProcess`` is skipped with ``changed`` as win_powershell does;
+  ``SupportsShouldProcess`` is skipped with ``changed`` as win_powershell does,
+  and the payload (which has it) runs with ``-WhatIf``, so its mode ``apply``
+  stops with ``MAILRELAY:check_mode`` before any change, as the script does;
 - the one inline script of roles/iis_smtp/tasks/mail_root.yml (mail folders),
   as a set of folders;
 - Windows features (installed or not) and services (start mode, state).
@@ -102,6 +104,8 @@ class FakeWindowsHost:
         payload = self._payload_name(script)
         parameters = args.get("parameters") or {}
         if payload is not None:
+            if check_mode and parameters.get("Mode") == "apply":
+                return self._failure("MAILRELAY:check_mode: mode apply changes the host and does not run in check mode")
             if not (self.features >= {"SMTP-Server", "Web-Metabase"}):
                 return self._failure("MAILRELAY:smtp_missing: the IIS 6 metabase has no SMTPSVC key")
             secrets = {item["name"]: item["value"] for item in args.get("sensitive_parameters") or []}
@@ -109,7 +113,8 @@ class FakeWindowsHost:
                 document = self.metabase.handle(payload, parameters, secrets)
             except PayloadFailure as exc:
                 return self._failure(str(exc))
-            return {"changed": payload.endswith("_apply"), "result": json.dumps(document), "error": []}
+            changed = parameters.get("Mode") == "apply" and bool(parameters.get("Operations"))
+            return {"changed": changed, "result": json.dumps(document), "error": []}
         if all(folder in script for folder in MAIL_FOLDERS) and "Root" in parameters:
             wanted = {parameters["Root"].rstrip("\\") + "\\" + folder for folder in MAIL_FOLDERS}
             missing = wanted - self.folders

@@ -50,7 +50,7 @@ def test_permission_groups_write_their_entries_and_take_them_back(fake):
     fake.invoke("Set-ReceiveConnector", Identity="EX01\\relay", PermissionGroups="ExchangeUsers")
     assert not [ace for ace in fake.explicit_aces(connector) if ace[0] == ANONYMOUS]
     entries = fake.invoke("Get-ADPermission", Identity=dn)
-    assert any(entry["inherited"] for entry in entries)
+    assert any(entry["IsInherited"] for entry in entries)
 
 
 def test_localized_directory(fake):
@@ -60,7 +60,7 @@ def test_localized_directory(fake):
         german.invoke("Add-ADPermission", Identity=dn, User="NT AUTHORITY\\ANONYMOUS LOGON", ExtendedRights=[RELAY])
     german.invoke("Add-ADPermission", Identity=dn, User="NT-AUTORITÄT\\ANONYMOUS-ANMELDUNG", ExtendedRights=[RELAY])
     german.invoke("Add-ADPermission", Identity=dn, User=ANONYMOUS, ExtendedRights=["ms-Exch-Bypass-Anti-Spam"])
-    users = {entry["user"] for entry in german.invoke("Get-ADPermission", Identity=dn) if entry["sid"] == ANONYMOUS}
+    users = {str(entry["User"]) for entry in german.invoke("Get-ADPermission", Identity=dn) if entry["User"].sid == ANONYMOUS}
     assert users == {"NT-AUTORITÄT\\ANONYMOUS-ANMELDUNG"}
 
 
@@ -84,10 +84,42 @@ def test_inherited_entries_cannot_be_removed_and_unknown_rights_are_refused(fake
 
 def test_the_payload_contract_is_enforced(fake):
     with pytest.raises(AssertionError, match="does not declare"):
-        fake.handle("exchange_read", {"Session": "local", "Bogus": 1}, {})
+        fake.handle("exchange", {"Mode": "read", "Session": "local", "Bogus": 1}, {})
     with pytest.raises(AssertionError, match="passed as a plain parameter"):
-        fake.handle("exchange_read", {"Session": "local", "SessionPassword": "x"}, {})
+        fake.handle("exchange", {"Mode": "read", "Session": "local", "SessionPassword": "x"}, {})
     with pytest.raises(PayloadFailure, match="bad_operation: set_receive_connector may not set Banner"):
-        fake.handle("exchange_apply", {"Operations": [{"op": "set_receive_connector", "parameters": {"Identity": "EX01\\relay", "Banner": "x"}}]}, {})
+        operation = {"op": "set_receive_connector", "parameters": {"Identity": "EX01\\relay", "Banner": "x"}}
+        fake.handle("exchange", {"Mode": "apply", "Operations": [operation]}, {})
     with pytest.raises(PayloadFailure, match="bad_operation: unknown operation"):
-        fake.handle("exchange_apply", {"Operations": [{"op": "invoke_anything", "parameters": {}}]}, {})
+        fake.handle("exchange", {"Mode": "apply", "Operations": [{"op": "invoke_anything", "parameters": {}}]}, {})
+
+
+def test_mode_is_mandatory_and_validated(fake):
+    with pytest.raises(PayloadFailure, match="missing mandatory parameters: Mode"):
+        fake.handle("exchange", {"AcceptedDomains": True}, {})
+    with pytest.raises(PayloadFailure, match="parameter 'Mode'.*does not belong to the set \"read,apply\""):
+        fake.handle("exchange", {"Mode": "write", "AcceptedDomains": True}, {})
+    with pytest.raises(PayloadFailure, match="parameter 'Session'"):
+        fake.handle("exchange", {"Mode": "read", "Session": "elsewhere"}, {})
+
+
+def test_a_read_runs_no_operation_and_needs_no_write_cmdlet(fake):
+    operation = {"op": "remove_accepted_domain", "parameters": {"Identity": "corp.example"}}
+    with pytest.raises(PayloadFailure, match="bad_operation: operations are only run in mode apply"):
+        fake.handle("exchange", {"Mode": "read", "Operations": [operation]}, {})
+    fake.denied_cmdlets = {"Remove-AcceptedDomain"}
+    document = fake.handle("exchange", {"Mode": "read", "AcceptedDomains": True}, {})
+    assert [d["domain_name"] for d in document["accepted_domains"]] == ["corp.example"]
+    assert fake.cmdlets_called() == ["Get-AcceptedDomain"]
+    with pytest.raises(PayloadFailure, match="access_denied: this account may not run Remove-AcceptedDomain"):
+        fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": []}, {})
+
+
+def test_the_read_uses_the_payloads_property_views(fake):
+    relay = new_connector(fake)
+    document = fake.handle("exchange", {"Mode": "read", "Server": "EX01", "ReceiveConnector": "RELAY"}, {})
+    (connector,) = document["receive_connectors"]
+    assert connector["identity"] == "EX01\\relay" and connector["distinguished_name"] == relay["DistinguishedName"]
+    assert connector["remote_ip_ranges"] == ["192.0.2.10"] and connector["permission_groups"] == "AnonymousUsers, Custom"
+    assert {p["sid"] for p in connector["permissions"]} >= {ANONYMOUS}
+    assert all(p["extended_rights"] for p in connector["permissions"])  # the GenericAll entry is skipped

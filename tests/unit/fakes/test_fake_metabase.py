@@ -13,11 +13,41 @@ from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import P
 
 
 def read(host, specs, domains_of=""):
-    return host.handle("iis_smtp_read", {"ServerProperties": specs, "DomainProperties": [], "DomainsOf": domains_of}, {})
+    return host.handle("iis_smtp", {"Mode": "read", "ServerProperties": specs, "DomainProperties": [], "DomainsOf": domains_of}, {})
 
 
 def apply(host, operations, secrets=None):
-    return host.handle("iis_smtp_apply", {"Operations": operations, "ServerProperties": ["ServerComment:STRING:adsi"]}, secrets or {})
+    parameters = {"Mode": "apply", "Operations": operations, "ServerProperties": ["ServerComment:STRING:adsi"]}
+    return host.handle("iis_smtp", parameters, secrets or {})
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({}, "missing mandatory parameters: Mode"),
+    ({"Mode": ""}, 'does not belong to the set "read,apply"'),
+    ({"Mode": "write"}, 'does not belong to the set "read,apply"'),
+])
+def test_missing_or_unknown_mode_fails_before_any_change(parameters, message):
+    host = FakeMetabase()
+    host.add_server("s")
+    with pytest.raises(PayloadFailure, match=message):
+        host.handle("iis_smtp", dict(parameters, Operations=[{"op": "delete_server", "server": "s"}]), {})
+    assert host.server_by_name("s")[0] == 1
+
+
+def test_mode_read_refuses_operations_and_changes_nothing():
+    host = FakeMetabase()
+    host.add_server("s")
+    with pytest.raises(PayloadFailure, match="bad_operation: mode read takes no operations"):
+        host.handle("iis_smtp", {"Mode": "read", "Operations": [{"op": "delete_server", "server": "s"}]}, {})
+    assert host.server_by_name("s")[0] == 1 and host.operations_seen == []
+
+
+def test_mode_apply_returns_the_state_after_in_the_read_format():
+    host = FakeMetabase()
+    host.add_server("s")
+    after = apply(host, [{"op": "set_property", "server": "s", "name": "ServerComment", "type": "STRING", "via": "adsi", "value": "t"}])
+    assert after == read(host, ["ServerComment:STRING:adsi"])
+    assert [server["properties"] for server in after["servers"]] == [{"ServerComment": "t"}]
 
 
 def test_dword_reads_back_as_adsi_int32_and_binary_as_base64():

@@ -125,7 +125,7 @@ def test_hub_on_exchange_converges_and_is_idempotent(fake):
     second = converge(fake)
     assert [run.result["changed"] for dummy, run in second] == [False] * 5
     # The cost budget: one read per resource and no apply on a no-op.
-    assert [run.payloads for dummy, run in second] == [["exchange_read"]] * 5
+    assert [run.modes for dummy, run in second] == [["read"]] * 5
 
 
 def test_stale_relay_rights_on_the_hub_connector_are_removed(fake):

@@ -57,6 +57,10 @@ class WinPowerShellStub:
     def calls_to(self, payload):
         return [call for call in self.calls if call["payload"] == payload]
 
+    def modes(self):
+        """The ``Mode`` of every call in order, e.g. ["read", "apply"]."""
+        return [call["parameters"].get("Mode") for call in self.calls]
+
     def __call__(self, module_name=None, module_args=None, task_vars=None, **kwargs):
         assert module_name == _windows_rpc.WIN_POWERSHELL, module_name
         payload = self._by_text.get(module_args["script"])
@@ -73,4 +77,4 @@ class WinPowerShellStub:
                 "error": [{"exception": {"message": str(exc)}, "output": str(exc)}],
                 "result": {},
             }
-        return {"changed": payload.endswith("_apply"), "result": json.dumps(document), "error": []}
+        return {"changed": module_args["parameters"].get("Mode") == "apply", "result": json.dumps(document), "error": []}

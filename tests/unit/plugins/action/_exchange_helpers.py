@@ -19,10 +19,18 @@ class Run:
         action._execute_module = self.stub
         self.result = action.run(task_vars={})
         self.cmdlets = fake.cmdlets_called()
+        # Every Exchange module runs the one Exchange payload, whatever the mode.
+        assert {call["payload"] for call in self.stub.calls} <= {"exchange"}, self.stub.calls
 
     @property
-    def payloads(self):
-        return [call["payload"] for call in self.stub.calls]
+    def modes(self):
+        """The payload's ``Mode`` in each round trip, e.g. ``["read", "apply"]``."""
+        return self.stub.modes()
+
+    def call(self, mode):
+        """The one round trip in ``mode`` (its parameters and secrets)."""
+        (found,) = [call for call in self.stub.calls if call["parameters"]["Mode"] == mode]
+        return found
 
     def changing_cmdlets(self):
         return [name for name in self.cmdlets if not name.startswith("Get-")]

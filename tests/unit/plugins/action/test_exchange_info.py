@@ -27,7 +27,7 @@ def test_everything_in_one_read(fake):
     relay = fake.add_connector("EX01", "app relay", ranges=["192.0.2.10"])
     fake.grant(relay, ANONYMOUS, RELAY)
     result = Run(fake, Info, {"server": "EX01"}, check_mode=True)
-    assert result.payloads == ["exchange_read"]
+    assert result.modes == ["read"]
     assert result.changing_cmdlets() == []
     info = result.result
     assert info["changed"] is False
@@ -53,7 +53,7 @@ def test_subsets_limit_the_read(fake):
 def test_server_is_required_for_server_subsets(fake):
     result = Run(fake, Info, {"gather_subset": ["transport_dns"]})
     assert result.result["failed"] is True and result.result["msg"].startswith("server: required")
-    assert result.payloads == []
+    assert result.modes == []
 
 
 # ---- session handling (same for every module) ----------------------------------------------------
@@ -107,7 +107,7 @@ def test_rbac_denied_cmdlets(fake):
 def test_session_options_are_checked_before_any_call(fake):
     result = Run(fake, Receive, dict(RECEIVE, connection_uri="http://ex01.corp.example/PowerShell/"))
     assert result.result["failed"] is True and "only used with session=remote" in result.result["msg"]
-    assert result.payloads == []
+    assert result.modes == []
 
 
 def test_relay_audit_view_of_a_stale_connector(fake):

@@ -43,7 +43,9 @@ def relay_aces(fake, server="EX01", name="mailrelay relay"):
 def test_create_then_no_op(fake):
     first = run(fake, diff=True)
     assert first.result["changed"] is True, first.result
-    assert first.payloads == ["exchange_read", "exchange_apply"]
+    assert first.modes == ["read", "apply"]
+    assert "Operations" not in first.call("read")["parameters"]
+    assert [op["op"] for op in first.call("apply")["parameters"]["Operations"]] == ["new_receive_connector", "add_ad_permission"]
     assert first.changing_cmdlets() == ["New-ReceiveConnector", "Add-ADPermission"]
     connector = fake.connector("EX01", "mailrelay relay")
     assert connector["transport_role"] == "FrontendTransport"
@@ -55,7 +57,7 @@ def test_create_then_no_op(fake):
 
     second = run(fake)
     assert second.result["changed"] is False
-    assert second.payloads == ["exchange_read"]
+    assert second.modes == ["read"]
     assert second.changing_cmdlets() == []
 
 
@@ -63,7 +65,7 @@ def test_change_ranges_and_settings_in_one_apply(fake):
     run(fake)
     changed = run(fake, remote_ip_ranges=["10.0.0.11", "10.0.1.0/28"], require_tls=True, max_message_size="20MB", diff=True)
     assert changed.result["changed"] is True
-    assert changed.payloads == ["exchange_read", "exchange_apply"]
+    assert changed.modes == ["read", "apply"]
     assert changed.changing_cmdlets() == ["Set-ReceiveConnector"]
     connector = fake.connector("EX01", "mailrelay relay")
     assert [text for dummy, text in connector["ranges"]] == ["10.0.0.11", "10.0.1.0/28"]
@@ -82,7 +84,7 @@ def test_exclusive_removes_stray_permissions_in_the_same_apply(fake):
     fake.grant(connector, "S-1-5-11", RELAY, inherited=True)                  # inherited: not ours to remove
     cleaned = run(fake, diff=True)
     assert cleaned.result["changed"] is True
-    assert cleaned.payloads == ["exchange_read", "exchange_apply"]
+    assert cleaned.modes == ["read", "apply"]
     assert cleaned.changing_cmdlets() == ["Remove-ADPermission"] * 3
     explicit = fake.explicit_aces(connector)
     assert (EVERYONE, RELAY, False) not in explicit
@@ -101,14 +103,14 @@ def test_check_mode_reports_and_diffs_without_an_apply_call(fake):
     before = fake.explicit_aces(fake.connector("EX01", "mailrelay relay"))
     checked = run(fake, check_mode=True, diff=True, remote_ip_ranges=["10.0.0.11"])
     assert checked.result["changed"] is True
-    assert checked.payloads == ["exchange_read"]
+    assert checked.modes == ["read"]
     assert checked.changing_cmdlets() == []
     assert fake.explicit_aces(fake.connector("EX01", "mailrelay relay")) == before
     assert "ALLOW S-1-1-0 (Everyone) ms-Exch-SMTP-Accept-Any-Recipient" in checked.result["diff"]["before"]
     assert "S-1-1-0" not in checked.result["diff"]["after"]
     # Check mode on a connector that does not exist yet.
     fresh = run(fake, check_mode=True, name="another relay")
-    assert fresh.result["changed"] is True and fresh.payloads == ["exchange_read"]
+    assert fresh.result["changed"] is True and fresh.modes == ["read"]
     assert not any(c["name"] == "another relay" for c in fake.receive_connectors)
 
 
@@ -139,10 +141,10 @@ def test_english_name_fails_in_a_german_directory_which_is_why_sids_are_used():
 def test_account_names_are_translated_in_the_same_read(fake):
     run(fake)
     first = run(fake, permissions=[{"principal": "CORP\\app-relay", "rights": [RELAY]}])
-    assert first.payloads == ["exchange_read", "exchange_apply"]
+    assert first.modes == ["read", "apply"]
     assert (DOMAIN_SID % 2201, RELAY, False) in fake.explicit_aces(fake.connector("EX01", "mailrelay relay"))
     again = run(fake, permissions=[{"principal": "corp\\APP-relay", "rights": [RELAY.upper()]}])
-    assert again.result["changed"] is False and again.payloads == ["exchange_read"]
+    assert again.result["changed"] is False and again.modes == ["read"]
 
 
 def test_round_trips_do_not_grow_with_ranges_or_permissions(fake):
@@ -150,12 +152,12 @@ def test_round_trips_do_not_grow_with_ranges_or_permissions(fake):
     permissions = [{"principal": "CORP\\app-relay", "rights": ["ms-Exch-SMTP-Submit", "ms-Exch-Bypass-Anti-Spam", RELAY]},
                    {"principal": "everyone", "rights": [RELAY], "deny": True}]
     created = run(fake, remote_ip_ranges=ranges, permissions=permissions)
-    assert created.payloads == ["exchange_read", "exchange_apply"]
+    assert created.modes == ["read", "apply"]
     assert len(fake.connector("EX01", "mailrelay relay")["ranges"]) == 500
     changed = run(fake, remote_ip_ranges=ranges[:-1], permissions=permissions[:1])
-    assert changed.payloads == ["exchange_read", "exchange_apply"]
+    assert changed.modes == ["read", "apply"]
     unchanged = run(fake, remote_ip_ranges=ranges[:-1], permissions=permissions[:1])
-    assert unchanged.payloads == ["exchange_read"]
+    assert unchanged.modes == ["read"]
     assert unchanged.result["changed"] is False
 
 
@@ -179,13 +181,13 @@ def test_default_connectors_are_refused_before_any_call(fake):
     result = run(fake, name="Default Frontend EX01")
     assert result.result["failed"] is True
     assert "default receive connectors" in result.result["msg"]
-    assert result.payloads == []
+    assert result.modes == []
 
 
 def test_broad_anonymous_relay_is_refused_before_any_call(fake):
     result = run(fake, remote_ip_ranges=["10.0.0.0/8"])
     assert result.result["failed"] is True and "allow_broad_relay" in result.result["msg"]
-    assert result.payloads == []
+    assert result.modes == []
     allowed = run(fake, remote_ip_ranges=["10.0.0.0/8"], allow_broad_relay=True)
     assert allowed.result["changed"] is True
 
@@ -195,7 +197,7 @@ def test_remove(fake):
     removed = run(fake, state="absent")
     assert removed.result["changed"] is True and removed.changing_cmdlets() == ["Remove-ReceiveConnector"]
     assert not any(c["name"] == "mailrelay relay" for c in fake.receive_connectors)
-    assert run(fake, state="absent").payloads == ["exchange_read"]
+    assert run(fake, state="absent").modes == ["read"]
 
 
 def test_exchange_errors_are_reported_with_their_code(fake):

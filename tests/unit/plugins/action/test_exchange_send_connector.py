@@ -41,34 +41,34 @@ def test_dns_routing_with_external_dns_then_no_op(fake):
     args = {"name": "mailrelay outbound", "routing": "dns", "use_external_dns": True, "source_transport_servers": ["EX01"], "max_message_size": "50MB"}
     created = run(fake, args)
     assert created.result["changed"] is True, created.result
-    assert created.payloads == ["exchange_read", "exchange_apply"]
+    assert created.modes == ["read", "apply"]
     assert created.changing_cmdlets() == ["New-SendConnector"]
     connector = fake.send_connectors[0]
     assert connector["address_spaces"] == ["SMTP:*;1"] and connector["DNSRoutingEnabled"] and connector["UseExternalDNSServersEnabled"]
     assert connector["MaxMessageSize"] == 50 * 1024 * 1024
     again = run(fake, args)
-    assert again.result["changed"] is False and again.payloads == ["exchange_read"]
+    assert again.result["changed"] is False and again.modes == ["read"]
 
 
 def test_smart_host_password_never_leaves_the_plugin_except_as_a_secure_string(fake):
     created = run(fake, SMARTHOST, diff=True)
     assert created.result["changed"] is True, created.result
     assert fake.send_connectors[0]["credential"].password == PASSWORD
-    apply_call = created.stub.calls_to("exchange_apply")[0]
+    apply_call = created.call("apply")
     assert apply_call["secrets"] == {"SmartHostPassword": PASSWORD}
     assert PASSWORD not in json.dumps(apply_call["parameters"])
-    assert PASSWORD not in json.dumps(created.stub.calls_to("exchange_read")[0])
+    assert PASSWORD not in json.dumps(created.call("read"))
     assert PASSWORD not in json.dumps(created.result)
     assert "password: (set)" in created.result["diff"]["after"]
     # on_create: the second run sends nothing, not even the password.
     again = run(fake, SMARTHOST)
-    assert again.result["changed"] is False and again.payloads == ["exchange_read"]
-    assert again.stub.calls_to("exchange_read")[0]["secrets"] == {}
+    assert again.result["changed"] is False and again.modes == ["read"]
+    assert again.call("read")["secrets"] == {}
 
 
 def test_check_mode_with_a_password_still_hides_it(fake):
     checked = run(fake, dict(SMARTHOST, update_password="always"), check_mode=True, diff=True)
-    assert checked.result["changed"] is True and checked.payloads == ["exchange_read"]
+    assert checked.result["changed"] is True and checked.modes == ["read"]
     assert PASSWORD not in json.dumps(checked.result)
     assert fake.send_connectors == []
 
@@ -95,11 +95,11 @@ def test_switch_from_smart_host_to_dns_in_one_call(fake):
 def test_many_address_spaces_cost_one_apply(fake):
     spaces = ["partner%d.example;%d" % (i, 1 + i % 50) for i in range(300)]
     created = run(fake, {"name": "partners", "address_spaces": spaces, "smart_hosts": ["192.0.2.25"]})
-    assert created.payloads == ["exchange_read", "exchange_apply"]
+    assert created.modes == ["read", "apply"]
     assert len(fake.send_connectors[0]["address_spaces"]) == 300
     assert fake.send_connectors[0]["SmartHosts"] == ["[192.0.2.25]"]
     again = run(fake, {"name": "partners", "address_spaces": list(reversed(spaces)), "smart_hosts": ["[192.0.2.25]"]})
-    assert again.result["changed"] is False and again.payloads == ["exchange_read"]
+    assert again.result["changed"] is False and again.modes == ["read"]
 
 
 def test_unknown_source_server_is_reported(fake):

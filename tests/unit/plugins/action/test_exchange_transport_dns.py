@@ -23,7 +23,7 @@ def test_external_dns_servers_per_server(fake):
     args = {"server": "EX02", "external_dns_servers": ["192.0.2.53", "198.51.100.53"], "external_dns_protocol": "udp_only"}
     changed = Run(fake, TransportDns, args, diff=True)
     assert changed.result["changed"] is True, changed.result
-    assert changed.payloads == ["exchange_read", "exchange_apply"]
+    assert changed.modes == ["read", "apply"]
     assert changed.changing_cmdlets() == ["Set-TransportService"]
     assert fake.transport["EX02"]["ExternalDNSServers"] == ["192.0.2.53", "198.51.100.53"]
     assert fake.transport["EX02"]["ExternalDNSAdapterEnabled"] is False
@@ -31,7 +31,7 @@ def test_external_dns_servers_per_server(fake):
     assert fake.transport["EX01"]["ExternalDNSServers"] == []
     assert "external_dns_servers: []" in changed.result["diff"]["before"]
     again = Run(fake, TransportDns, args)
-    assert again.result["changed"] is False and again.payloads == ["exchange_read"]
+    assert again.result["changed"] is False and again.modes == ["read"]
     assert again.result["transport_service"]["external_dns_servers"] == ["192.0.2.53", "198.51.100.53"]
     back = Run(fake, TransportDns, {"server": "EX02", "external_dns_servers": [], "external_dns_adapter_enabled": True})
     assert back.result["changed"] is True
@@ -48,24 +48,24 @@ def test_accepted_domains_in_one_apply(fake):
             "default_domain": "mail.example"}
     changed = Run(fake, AcceptedDomain, args, diff=True)
     assert changed.result["changed"] is True, changed.result
-    assert changed.payloads == ["exchange_read", "exchange_apply"]
+    assert changed.modes == ["read", "apply"]
     assert changed.changing_cmdlets() == ["New-AcceptedDomain", "New-AcceptedDomain", "Set-AcceptedDomain"]
     by_domain = {d["domain"]: d for d in fake.accepted_domains}
     assert by_domain["lab.example"]["type"] == "InternalRelay"
     assert by_domain["mail.example"]["default"] and not by_domain["corp.example"]["default"]
     again = Run(fake, AcceptedDomain, args)
-    assert again.result["changed"] is False and again.payloads == ["exchange_read"]
+    assert again.result["changed"] is False and again.modes == ["read"]
     assert {d["domain"] for d in again.result["accepted_domains"]} == {"corp.example", "mail.example", "lab.example"}
 
 
 def test_default_domain_cannot_be_removed(fake):
     result = Run(fake, AcceptedDomain, {"domains": [{"domain": "corp.example", "state": "absent"}]})
     assert result.result["failed"] is True and "cannot be removed" in result.result["msg"]
-    assert result.payloads == ["exchange_read"]
+    assert result.modes == ["read"]
 
 
 def test_check_mode(fake):
     checked = Run(fake, AcceptedDomain, {"domains": [{"domain": "new.example"}]}, check_mode=True, diff=True)
-    assert checked.result["changed"] is True and checked.payloads == ["exchange_read"]
+    assert checked.result["changed"] is True and checked.modes == ["read"]
     assert "new.example (Authoritative)" in checked.result["diff"]["after"]
     assert [d["domain"] for d in fake.accepted_domains] == ["corp.example"]

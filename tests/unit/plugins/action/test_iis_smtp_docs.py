@@ -56,6 +56,8 @@ def test_documentation_is_complete(action, name):
     docs, module = documented(name)
     assert docs["module"] == name
     assert docs["author"] == "Mailrelay Maintainers (@mailrelay)"
+    # The platform attribute (Windows, through win_powershell) comes from the shared doc fragment.
+    assert "mailrelay.smtp.iis_smtp" in docs["extends_documentation_fragment"]
     assert yaml.safe_load(module.EXAMPLES) and yaml.safe_load(module.RETURN)
     for option in docs["options"].values():
         assert option.get("description"), option

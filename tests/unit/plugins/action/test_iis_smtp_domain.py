@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 from ansible_collections.mailrelay.smtp.plugins.action.iis_smtp_domain import ActionModule
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
-from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import WinPowerShellStub, make_action
+from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import apply_calls, run_action
+
+run = functools.partial(run_action, ActionModule)
 
 OWN = [{"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2"},
        {"name": "example.net", "allow_relay": True, "smart_host": "10.0.0.2"}]
@@ -23,28 +26,17 @@ def relay_host():
     return host, index
 
 
-def run(host, args, check_mode=False, diff=False):
-    action = make_action(ActionModule, args, check_mode=check_mode, diff=diff, action_name="mailrelay.smtp.iis_smtp_domain")
-    stub = WinPowerShellStub(host)
-    action._execute_module = stub
-    return action.run(task_vars={}), stub
-
-
-def payloads(stub):
-    return [call["payload"] for call in stub.calls]
-
-
 def test_create_then_no_op():
     host, index = relay_host()
     args = {"server": "mailrelay inbound relay", "domains": OWN, "exclusive": True}
     result, stub = run(host, args)
-    assert result["changed"] is True and payloads(stub) == ["iis_smtp_read", "iis_smtp_apply"]
+    assert result["changed"] is True and stub.modes() == ["read", "apply"]
     assert stub.calls[0]["parameters"]["DomainsOf"] == "mailrelay inbound relay"
     domains = host.servers[index]["domains"]
     assert domains["example.org"]["props"] == {"RouteAction": 0x1002, "RouteActionString": "[10.0.0.2]"}
     assert [d["name"] for d in result["domains"]] == ["example.net", "example.org", "inbound-relay.invalid"]
     result, stub = run(host, args)
-    assert result["changed"] is False and payloads(stub) == ["iis_smtp_read"]
+    assert result["changed"] is False and stub.modes() == ["read"]
 
 
 def test_exclusive_removes_undeclared_but_not_the_default_domain():
@@ -78,7 +70,7 @@ def test_change_and_removal_by_state():
 def test_check_mode_changes_nothing():
     host, index = relay_host()
     result, stub = run(host, {"server": "mailrelay inbound relay", "domains": OWN, "exclusive": True}, check_mode=True, diff=True)
-    assert result["changed"] is True and payloads(stub) == ["iis_smtp_read"]
+    assert result["changed"] is True and stub.modes() == ["read"]
     assert sorted(host.servers[index]["domains"]) == ["inbound-relay.invalid"]
     assert result["diff"]["before"]["domains"]["example.org"] == "(absent)"
 
@@ -97,12 +89,12 @@ def test_thousand_domains_cost_one_read_and_one_apply():
     many = [{"name": "d%04d.example" % i, "allow_relay": True, "smart_host": "10.0.0.2"} for i in range(1000)]
     args = {"server": "mailrelay inbound relay", "domains": many, "exclusive": True}
     result, stub = run(host, args)
-    assert payloads(stub) == ["iis_smtp_read", "iis_smtp_apply"]
+    assert stub.modes() == ["read", "apply"]
     assert len(host.servers[index]["domains"]) == 1001
     result, stub = run(host, args)
-    assert result["changed"] is False and payloads(stub) == ["iis_smtp_read"]
+    assert result["changed"] is False and stub.modes() == ["read"]
     result, stub = run(host, {"server": "mailrelay inbound relay", "domains": many[:10], "exclusive": True})
-    assert payloads(stub) == ["iis_smtp_read", "iis_smtp_apply"]
+    assert stub.modes() == ["read", "apply"]
     assert len(host.servers[index]["domains"]) == 11
 
 
@@ -122,7 +114,7 @@ def test_domain_password_never_in_result():
     result, stub = run(host, {"server": "mailrelay inbound relay", "domains": [domain]}, diff=True)
     assert secret not in json.dumps(result)
     assert all(secret not in json.dumps(call["parameters"]) for call in stub.calls)
-    assert json.loads(stub.calls_to("iis_smtp_apply")[0]["secrets"]["Secrets"]) == {"domain:partner.example": secret}
+    assert json.loads(apply_calls(stub)[0]["secrets"]["Secrets"]) == {"domain:partner.example": secret}
     assert host.servers[index]["domains"]["partner.example"]["props"]["RoutePassword"] == secret
     assert result["domains"][1]["password_set"] is True
 

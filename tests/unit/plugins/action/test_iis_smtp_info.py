@@ -6,17 +6,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from ansible_collections.mailrelay.smtp.plugins.action.iis_smtp_info import ActionModule
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
-from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import WinPowerShellStub, make_action
+from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import run_action
 
-
-def run(host, args, check_mode=False):
-    action = make_action(ActionModule, args, check_mode=check_mode, action_name="mailrelay.smtp.iis_smtp_info")
-    stub = WinPowerShellStub(host)
-    action._execute_module = stub
-    return action.run(task_vars={}), stub
+run = functools.partial(run_action, ActionModule)
 
 
 def sample_host():
@@ -34,7 +31,7 @@ def sample_host():
 
 def test_reports_every_server_decoded_in_one_read():
     result, stub = run(sample_host(), {})
-    assert [call["payload"] for call in stub.calls] == ["iis_smtp_read"]
+    assert stub.modes() == ["read"]
     assert stub.calls[0]["parameters"]["DomainsOf"] == "*"
     assert result["changed"] is False and result["service_status"] == "Running"
     default, relay = result["servers"]

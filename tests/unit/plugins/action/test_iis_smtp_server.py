@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -14,7 +15,9 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.mailrelay.smtp.plugins.action.iis_smtp_server import ActionModule
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
-from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import WinPowerShellStub, make_action
+from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import apply_calls, run_action
+
+run = functools.partial(run_action, ActionModule)
 
 SECRET = "Sm4rt-H0st-pa55!"
 SUBMISSION = dict(
@@ -33,17 +36,6 @@ SUBMISSION = dict(
 )
 
 
-def run(host, args, check_mode=False, diff=False):
-    action = make_action(ActionModule, args, check_mode=check_mode, diff=diff, action_name="mailrelay.smtp.iis_smtp_server")
-    stub = WinPowerShellStub(host)
-    action._execute_module = stub
-    return action.run(task_vars={}), stub
-
-
-def payloads(stub):
-    return [call["payload"] for call in stub.calls]
-
-
 def stored(host, name="mailrelay submission"):
     return host.server_by_name(name)[1]
 
@@ -52,7 +44,8 @@ def test_create_reads_once_and_applies_once():
     host = FakeMetabase.windows_default()
     result, stub = run(host, SUBMISSION)
     assert result["changed"] is True and not result.get("failed")
-    assert payloads(stub) == ["iis_smtp_read", "iis_smtp_apply"]
+    assert stub.modes() == ["read", "apply"]
+    assert {call["payload"] for call in stub.calls} == {"iis_smtp"}
     server = stored(host)
     assert server["state"] == 2
     assert server["props"]["ServerBindings"] == ["192.0.2.10:587:"]
@@ -70,7 +63,7 @@ def test_second_run_is_a_no_op_with_one_read():
     run(host, SUBMISSION)
     result, stub = run(host, SUBMISSION)
     assert result["changed"] is False
-    assert payloads(stub) == ["iis_smtp_read"]
+    assert stub.modes() == ["read"]
     assert result["operations"] == []
 
 
@@ -79,8 +72,8 @@ def test_change_writes_only_what_differs():
     run(host, SUBMISSION)
     result, stub = run(host, dict(SUBMISSION, max_message_size=5242880), diff=True)
     assert result["changed"] is True
-    assert payloads(stub) == ["iis_smtp_read", "iis_smtp_apply"]
-    assert [op["name"] for op in stub.calls_to("iis_smtp_apply")[0]["parameters"]["Operations"]] == ["MaxMessageSize"]
+    assert stub.modes() == ["read", "apply"]
+    assert [op["name"] for op in apply_calls(stub)[0]["parameters"]["Operations"]] == ["MaxMessageSize"]
     assert result["diff"]["before"]["max_message_size"] == 10485760
     assert result["diff"]["after"]["max_message_size"] == 5242880
     assert stored(host)["props"]["MaxMessageSize"] == 5242880
@@ -90,7 +83,7 @@ def test_check_mode_stops_after_the_diff():
     host = FakeMetabase.windows_default()
     result, stub = run(host, SUBMISSION, check_mode=True, diff=True)
     assert result["changed"] is True
-    assert payloads(stub) == ["iis_smtp_read"]
+    assert stub.modes() == ["read"]
     assert stored(host) is None
     assert result["diff"]["before"] == {"name": "mailrelay submission", "state": "absent"}
     assert result["diff"]["after"]["state"] == "started"
@@ -118,7 +111,7 @@ def test_removal():
     assert result["server"] is None
     assert result["diff"]["after"] == {"name": "mailrelay submission", "state": "absent"}
     result, stub = run(host, {"name": "mailrelay submission", "state": "absent"})
-    assert result["changed"] is False and payloads(stub) == ["iis_smtp_read"]
+    assert result["changed"] is False and stub.modes() == ["read"]
 
 
 def test_stop_and_start():
@@ -138,7 +131,7 @@ def test_open_relay_is_refused_before_any_change():
     assert result["failed"] is True
     assert "refusing to leave virtual server 'mailrelay submission' as an open relay" in result["msg"]
     assert "All except the list below" in result["msg"]
-    assert payloads(stub) == ["iis_smtp_read"] and stored(host) is None
+    assert stub.modes() == ["read"] and stored(host) is None
 
 
 def test_broad_relay_network_is_refused_unless_allowed():
@@ -158,7 +151,7 @@ def test_duplicate_binding_is_refused_with_a_clear_message():
     result, stub = run(host, SUBMISSION)
     assert result["failed"] is True
     assert "192.0.2.10:587 is already used by virtual server 'other'" in result["msg"]
-    assert payloads(stub) == ["iis_smtp_read"]
+    assert stub.modes() == ["read"]
 
 
 def test_default_server_on_all_addresses_gives_a_warning():
@@ -173,7 +166,7 @@ def test_start_failure_code_is_translated():
     original = host.handle
 
     def twin_starts_between_read_and_apply(payload, parameters, secrets):
-        if payload == "iis_smtp_apply":
+        if parameters["Mode"] == "apply":
             host.server_by_name("twin")[1]["state"] = 2
         return original(payload, parameters, secrets)
 
@@ -201,13 +194,13 @@ def test_password_is_a_secure_parameter_and_never_in_the_result():
         assert SECRET not in json.dumps(result)
         for call in stub.calls:
             assert SECRET not in json.dumps(call["parameters"])
-    apply_call = stub.calls_to("iis_smtp_apply")[0]
+    apply_call = apply_calls(stub)[0]
     assert json.loads(apply_call["secrets"]["Secrets"]) == {"outbound_password": SECRET}
     assert stored(host)["props"]["RoutePassword"] == SECRET
     assert result["diff"]["after"]["outbound_password"] == "(new value)"
     # Idempotent: the password is not rewritten while the account stays.
     result, stub = run(host, args)
-    assert result["changed"] is False and payloads(stub) == ["iis_smtp_read"]
+    assert result["changed"] is False and stub.modes() == ["read"]
 
 
 def test_thousand_relay_addresses_cost_one_read_and_one_apply():
@@ -215,10 +208,10 @@ def test_thousand_relay_addresses_cost_one_read_and_one_apply():
     hosts = ["10.%d.%d.%d" % (i // 65536, (i // 256) % 256, i % 256) for i in range(1, 1001)]
     args = dict(SUBMISSION, relay_ip_list={"grant_by_default": False, "entries": hosts})
     result, stub = run(host, args)
-    assert result["changed"] is True and payloads(stub) == ["iis_smtp_read", "iis_smtp_apply"]
+    assert result["changed"] is True and stub.modes() == ["read", "apply"]
     assert len(_ipsec_list.decode_blob(stored(host)["props"]["RelayIpList"]).entries) == 1000
     result, stub = run(host, args)
-    assert result["changed"] is False and payloads(stub) == ["iis_smtp_read"]
+    assert result["changed"] is False and stub.modes() == ["read"]
 
 
 def test_undecodable_relay_list_is_replaced_when_managed():

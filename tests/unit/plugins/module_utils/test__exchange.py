@@ -212,7 +212,7 @@ def test_session_parameters_refuse(params, message):
     ("access_denied", "second hop"),
 ])
 def test_error_messages_say_what_to_check(code, words):
-    message = ex.error_message("exchange_read", code, "detail from the host")
+    message = ex.error_message("exchange", code, "detail from the host")
     assert words in message and "detail from the host" in message
 
 

@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list, _metabase
 from ansible_collections.mailrelay.smtp.plugins.module_utils._metabase import MetabaseError
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
+from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import read_state as host_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
@@ -27,10 +28,6 @@ SUBMISSION = dict(
 )
 
 
-def host_state(fake, domains_of="*"):
-    return _metabase.decode_document(fake.handle("iis_smtp_read", _metabase.read_parameters(domains_of), {}))
-
-
 def spec(**overrides):
     params = dict(SUBMISSION)
     params.update(overrides)
@@ -39,7 +36,7 @@ def spec(**overrides):
 
 def apply(fake, plan):
     secrets = _metabase.secrets_parameter(plan.secrets)
-    fake.handle("iis_smtp_apply", dict(_metabase.read_parameters(), Operations=plan.operations), secrets)
+    fake.handle("iis_smtp", dict(_metabase.read_parameters(), Mode="apply", Operations=plan.operations), secrets)
 
 
 # ---- facts -----------------------------------------------------------------------------------
@@ -425,5 +422,5 @@ def test_wildcard_relay_domain_is_an_open_relay_risk():
 
 
 def test_error_message_hints():
-    assert "install SMTP-Server" in _metabase.error_message("iis_smtp_read", "smtp_missing", "no key")
-    assert _metabase.error_message("iis_smtp_read", None, "Access is denied") == "iis_smtp_read failed on the host: Access is denied"
+    assert "install SMTP-Server" in _metabase.error_message("iis_smtp", "smtp_missing", "no key")
+    assert _metabase.error_message("iis_smtp", None, "Access is denied") == "iis_smtp failed on the host: Access is denied"

@@ -32,7 +32,7 @@ class Host:
         self.running = False
         self.doveconf_rc = doveconf_rc
 
-    def run_command(self, module, argv, **kwargs):
+    def run_command(self, argv, **kwargs):
         self.commands.append(list(argv))
         if argv[0].endswith("doveconf"):
             return self.doveconf_rc, "", "doveconf: Fatal: broken" if self.doveconf_rc else ""
@@ -44,7 +44,8 @@ class Host:
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     fake = Host()
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake.run_command)
+    # A plain function as class attribute: Python passes the module as ``self``.
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kw: fake.run_command(argv, **kw))
     monkeypatch.setattr(dovecot_sasl, "_systemd", lambda: False)
     monkeypatch.setattr(dovecot_sasl, "_pid", lambda where: 4242 if fake.running else None)
 

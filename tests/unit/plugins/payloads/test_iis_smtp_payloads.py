@@ -2,15 +2,17 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The IIS SMTP PowerShell payloads, checked without PowerShell (tree-sitter grammar).
+"""The IIS SMTP PowerShell payload (plugins/payloads/iis_smtp.ps1), checked without PowerShell (tree-sitter grammar).
 
-- they parse without errors;
+- it parses without errors;
 - data arrives only through declared parameters, no string becomes code, and
   every string literal is a fixed name or message (nothing host-specific);
+- ``Mode`` is mandatory and only ``read`` or ``apply``; one reader serves both
+  modes; mode ``read`` reaches no code that writes; mode ``apply`` runs its
+  operations only after ``ShouldProcess`` and reads the state after them;
 - which ADSI/WMI properties each operation writes, read from the script itself;
-- the read payload writes nothing; the read-state code is identical in both;
 - the operations and property types the controller emits are the ones the
-  apply payload handles.
+  payload handles.
 """
 
 from __future__ import annotations
@@ -21,45 +23,99 @@ import pytest
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _windows_rpc
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import PAYLOAD
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import APPLY, READ
 from ansible_collections.mailrelay.smtp.tests.fakes import fake_metabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils import powershell_syntax as ps
-
-PAYLOADS = ("iis_smtp_read", "iis_smtp_apply")
-
-
-def text(name):
-    return _windows_rpc.load_payload(name)
+from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import read_state
 
 
-def tree(name):
-    return ps.parse(text(name))
+def text():
+    return _windows_rpc.load_payload(PAYLOAD)
 
 
-def functions(name):
-    """{function name: body text} of the payload's function definitions."""
-    found = {}
-    for node in ps.nodes_of_type(tree(name), "function_statement"):
+def tree():
+    return ps.parse(text())
+
+
+def _function_nodes():
+    for node in ps.nodes_of_type(tree(), "function_statement"):
         body = node.text.decode("utf-8")
-        found[re.match(r"function\s+([\w-]+)", body).group(1)] = body
-    return found
+        yield re.match(r"function\s+([\w-]+)", body).group(1), body
+
+
+def functions():
+    """{function name: body text} of the payload's function definitions."""
+    return dict(_function_nodes())
 
 
 def commands_in(source):
     return {node.text.decode("utf-8") for node in ps.nodes_of_type(ps.parse(source), "command_name")}
 
 
-def dispatch(name):
-    """{operation: set of functions its clause of the main switch calls}."""
+def reached_from(source):
+    """Every payload function that ``source`` calls, directly or through other functions."""
+    table = functions()
+    seen, pending = set(), list(commands_in(source))
+    while pending:
+        function = pending.pop()
+        if function in seen or function not in table:
+            continue
+        seen.add(function)
+        pending.extend(commands_in(table[function]) - seen)
+    return seen
+
+
+def top_level_statements():
+    program = tree().root_node
+    return [node for child in program.children if child.type == "statement_list" for node in child.children]
+
+
+def mode_branch():
+    """The top-level ``if ($Mode -eq 'apply') {...}`` and its first block (the code only mode apply runs)."""
+    wanted = "$Mode -eq '%s'" % APPLY
+    found = [node for node in top_level_statements()
+             if node.type == "if_statement" and node.child_by_field_name("condition").text.decode("utf-8") == wanted]
+    assert len(found) == 1
+    block = [child for child in found[0].children if child.type == "statement_block"][0]
+    return found[0], block
+
+
+def inside(node, outer):
+    return outer.start_byte <= node.start_byte and node.end_byte <= outer.end_byte
+
+
+def read_mode_code():
+    """The top-level code mode read runs: everything but function definitions and the apply block."""
+    dummy, apply_block = mode_branch()
+    pieces = []
+    for node in top_level_statements():
+        if node.type == "function_statement":
+            continue
+        if inside(apply_block, node):
+            pieces.extend(child.text.decode("utf-8") for child in node.children if child.type in ("elseif_clauses", "else_clause"))
+        else:
+            pieces.append(node.text.decode("utf-8"))
+    return "\n".join(pieces)
+
+
+def operation_clauses():
+    """{operation: its clause node of the main switch}."""
     clauses = {}
-    for node in ps.nodes_of_type(tree(name), "switch_clause"):
+    for node in ps.nodes_of_type(tree(), "switch_clause"):
         label = node.children[0].text.decode("utf-8").strip("'\"")
         if label in _known_operations():
-            clauses[label] = commands_in(node.text.decode("utf-8"))
+            clauses[label] = node
     return clauses
 
 
+def dispatch():
+    """{operation: set of functions its clause of the main switch calls}."""
+    return {label: commands_in(node.text.decode("utf-8")) for label, node in operation_clauses().items()}
+
+
 def _known_operations():
-    match = re.search(r"\$KnownOperations = @\(([^)]*)\)", text("iis_smtp_apply"))
+    match = re.search(r"\$KnownOperations = @\(([^)]*)\)", text())
     return [item.strip().strip("'") for item in match.group(1).split(",")]
 
 
@@ -77,41 +133,42 @@ def writes(function_text):
 
 def writes_of_operation(operation):
     """Every write reachable from the operation's switch clause (following function calls)."""
-    table = functions("iis_smtp_apply")
-    seen, pending, result = set(), list(dispatch("iis_smtp_apply")[operation]), set()
-    while pending:
-        function = pending.pop()
-        if function in seen or function not in table:
-            continue
-        seen.add(function)
+    table = functions()
+    result = set()
+    for function in reached_from(operation_clauses()[operation].text.decode("utf-8")):
         result |= writes(table[function])
-        pending.extend(commands_in(table[function]) - seen)
     return result
 
 
 # ---- syntax and data flow ---------------------------------------------------------------------
-@pytest.mark.parametrize("name", PAYLOADS)
-def test_parses_without_errors(name):
-    assert ps.syntax_errors(tree(name)) == []
+def test_one_payload_serves_every_iis_resource():
+    assert [name for name in ps.payload_names() if name.startswith("iis_smtp")] == [PAYLOAD]
 
 
-@pytest.mark.parametrize("name", PAYLOADS)
-def test_no_string_becomes_code(name):
-    assert ps.code_from_string_uses(text(name)) == []
+def test_parses_without_errors():
+    assert ps.syntax_errors(tree()) == []
+
+
+def test_no_string_becomes_code():
+    assert ps.code_from_string_uses(text()) == []
 
 
 def test_declared_parameters_are_what_the_controller_sends():
-    read = ps.declared_parameters(tree("iis_smtp_read"))
-    apply = ps.declared_parameters(tree("iis_smtp_apply"))
-    assert sorted(read) == sorted(_metabase.read_parameters())
-    assert sorted(apply) == sorted(list(_metabase.read_parameters()) + ["Operations", "Secrets"])
+    declared = ps.declared_parameters(tree())
+    assert sorted(declared) == sorted(list(_metabase.read_parameters()) + ["Mode", "Operations", "Secrets"])
     assert list(_metabase.secrets_parameter({"k": "v"})) == ["Secrets"]
-    assert re.search(r"\[SecureString\]\$Secrets", text("iis_smtp_apply"))
+    assert re.search(r"\[SecureString\]\$Secrets", text())
 
 
-def test_read_payload_runs_in_check_mode():
-    assert "[CmdletBinding(SupportsShouldProcess)]" in text("iis_smtp_read")
-    assert "SupportsShouldProcess" not in text("iis_smtp_apply")
+def test_mode_is_mandatory_and_only_read_or_apply():
+    match = re.search(r"\[Parameter\(Mandatory\)\]\s*\[ValidateSet\(([^)]*)\)\]\s*\[string\]\$Mode\b", text())
+    assert match, "Mode is not declared [Parameter(Mandatory)] [ValidateSet(...)] [string]"
+    assert sorted(item.strip().strip("'") for item in match.group(1).split(",")) == sorted([READ, APPLY])
+
+
+def test_runs_in_check_mode():
+    # win_powershell skips a script without it in check mode; mode read must run there.
+    assert text().index("[CmdletBinding(SupportsShouldProcess)]") < text().index("param(")
 
 
 # Every string literal in the payloads: fixed names and messages, nothing that could be user data.
@@ -122,14 +179,13 @@ FIXED_STRINGS = {
     "ServerState", "Start", "Stop", "adsi", "wmi", "*", "", ":", "MAILRELAY:*", "^[A-Za-z0-9]+$",
     "^[A-Za-z0-9*][A-Za-z0-9.*-]*$", "DWORD", "BOOL", "STRING", "MULTISZ", "BINARY", "IPSECURITY", "SECRET",
     "create_server", "delete_server", "start_server", "stop_server", "create_domain", "delete_domain",
-    "set_property", "set_secret",
+    "set_property", "set_secret", "read", "apply", "IIS SMTP metabase", "apply operations",
 }
 
 
-@pytest.mark.parametrize("name", PAYLOADS)
-def test_string_literals_are_fixed_names_or_messages(name):
+def test_string_literals_are_fixed_names_or_messages():
     unexpected = []
-    for node in ps.nodes_of_type(tree(name), "string_literal"):
+    for node in ps.nodes_of_type(tree(), "string_literal"):
         literal = node.text.decode("utf-8")
         value = literal[1:-1]
         if value in FIXED_STRINGS or value.startswith("MAILRELAY:"):
@@ -138,18 +194,37 @@ def test_string_literals_are_fixed_names_or_messages(name):
     assert unexpected == []
 
 
-def test_read_state_code_is_identical_in_both_payloads():
-    def region(name):
-        source = text(name)
-        return source[source.index("#region read-state"):source.index("#endregion read-state")]
-    assert region("iis_smtp_read") == region("iis_smtp_apply")
+# ---- the two modes -----------------------------------------------------------------------------
+WRITE_VERBS = ("CommitChanges", ".Put(", "SetInfo", "Children.Add", "Children.Remove", ".Invoke(", "SetPropertyValue")
 
 
-def test_read_payload_writes_nothing():
-    source = text("iis_smtp_read")
-    assert writes(source) == set()
-    for verb in ("CommitChanges", ".Put(", "SetInfo", "Children.Add", "Children.Remove", ".Invoke("):
-        assert verb not in source
+def test_one_reader_serves_both_modes():
+    names = [name for name, dummy in _function_nodes()]
+    assert len(names) == len(set(names)), "a function is defined twice"
+    mode_if, dummy = mode_branch()
+    calls = [node for node in ps.nodes_of_type(tree(), "command") if node.text.decode("utf-8").startswith("Read-State ")]
+    assert len(calls) == 1
+    # After the apply branch and outside it: mode apply returns the state after its operations.
+    assert calls[0].start_byte > mode_if.end_byte
+
+
+def test_mode_read_writes_nothing():
+    code = read_mode_code()
+    reached = reached_from(code)
+    assert {"Read-State", "Read-AdsiValue", "Read-WmiValue", "Read-Domains"} <= reached
+    for source in [code] + [functions()[name] for name in sorted(reached)]:
+        assert writes(source) == set(), source[:80]
+        assert [verb for verb in WRITE_VERBS if verb in source] == [], source[:80]
+
+
+def test_mode_apply_runs_operations_only_after_should_process():
+    dummy, apply_block = mode_branch()
+    clauses = operation_clauses()
+    assert clauses and all(inside(clause, apply_block) for clause in clauses.values())
+    block = apply_block.text.decode("utf-8")
+    # -WhatIf (check mode) stops the apply before the first operation.
+    assert block.index("$PSCmdlet.ShouldProcess(") < block.index("switch (")
+    assert "throw 'MAILRELAY:check_mode:" in block
 
 
 # ---- what each operation writes -------------------------------------------------------------------
@@ -168,7 +243,7 @@ EXPECTED_WRITES = {
 
 
 def test_every_operation_has_one_clause():
-    assert sorted(dispatch("iis_smtp_apply")) == sorted(_known_operations()) == sorted(EXPECTED_WRITES)
+    assert sorted(dispatch()) == sorted(_known_operations()) == sorted(EXPECTED_WRITES)
     assert sorted(_known_operations()) == sorted(fake_metabase.OPERATIONS)
 
 
@@ -178,19 +253,19 @@ def test_properties_each_operation_writes(operation):
 
 
 def test_written_name_is_the_operations_checked_name():
-    for function, body in functions("iis_smtp_apply").items():
+    for function, body in functions().items():
         if any(target == "$name" for dummy, target in writes(body)):
             assert "$name = Assert-PropertyName -Name $Operation.name" in body, function
 
 
 def test_ipsecurity_members_are_written_through_the_object_and_committed():
-    body = functions("iis_smtp_apply")["Set-AdsiIPSecurity"]
+    body = functions()["Set-AdsiIPSecurity"]
     assert body.count("CommitChanges()") == 2
     assert body.index("'GrantByDefault'") < body.index("'IPGrant'")
 
 
 def test_wmi_write_uses_the_whole_object_and_put():
-    body = functions("iis_smtp_apply")["Set-WmiValue"]
+    body = functions()["Set-WmiValue"]
     assert "Get-WmiServerSetting" in body and "Put()" in body
 
 
@@ -207,7 +282,7 @@ def _switch_labels(function_text):
 
 
 def test_every_writable_property_has_a_writer():
-    table = functions("iis_smtp_apply")
+    table = functions()
     for prop in _metabase.SERVER_PROPERTIES + _metabase.DOMAIN_PROPERTIES:
         if prop.name in _metabase.READ_ONLY:
             continue
@@ -218,13 +293,12 @@ def test_every_writable_property_has_a_writer():
 
 
 def test_every_type_can_be_read():
-    assert _switch_labels(functions("iis_smtp_read")["Read-AdsiValue"]) == set(_metabase.TYPES)
-    assert set(re.findall(r"'(\w+)'", re.search(r"\$PropertyTypes = @\(([^)]*)\)", text("iis_smtp_read")).group(1))) == set(_metabase.TYPES)
+    assert _switch_labels(functions()["Read-AdsiValue"]) == set(_metabase.TYPES)
+    assert set(re.findall(r"'(\w+)'", re.search(r"\$PropertyTypes = @\(([^)]*)\)", text()).group(1))) == set(_metabase.TYPES)
 
 
 def test_operations_the_controller_emits_are_known_to_the_payload():
-    host = fake_metabase.FakeMetabase.windows_default()
-    state = _metabase.decode_document(host.handle("iis_smtp_read", _metabase.read_parameters("*"), {}))
+    state = read_state(fake_metabase.FakeMetabase.windows_default())
     server_spec = _metabase.build_server_spec(dict(
         name="s", state="started", bindings=[{"address": "192.0.2.1", "port": 25}], default_domain="s.invalid", fqdn="s.example.org",
         authentication=["anonymous"], require_tls=False, relay_for_authenticated=False, relay_ip_list={"entries": []},

@@ -29,8 +29,7 @@ class ToyAction(WindowsResourceAction):
         "values": {"type": "dict", "default": {}},
         "password": {"type": "str", "no_log": True},
     }
-    read_payload = "toy_read"
-    apply_payload = "toy_apply"
+    payload = "toy"
 
     def build_desired(self, params):
         if "bad" in params["values"]:
@@ -59,7 +58,8 @@ class FakeToyHost:
         self.sticky = set(sticky)  # names the host silently refuses to change
 
     def handle(self, payload, parameters, secrets):
-        if payload == "toy_apply":
+        assert payload == "toy"
+        if parameters["Mode"] == "apply":
             for op in parameters["Operations"]:
                 if op["op"] == "set" and op["name"] not in self.sticky:
                     self.values[op["name"]] = op["value"]
@@ -72,10 +72,14 @@ class FakeToyHost:
 
 @pytest.fixture(autouse=True)
 def toy_payloads(tmp_path, monkeypatch):
-    (tmp_path / "toy_read.ps1").write_text("[CmdletBinding(SupportsShouldProcess)]\nparam([string]$Name)\n")
-    (tmp_path / "toy_apply.ps1").write_text("param([object[]]$Operations, [securestring]$Password)\n")
+    (tmp_path / "toy.ps1").write_text(
+        "[CmdletBinding(SupportsShouldProcess)]\nparam([string]$Mode, [object[]]$Operations, [securestring]$Password)\n")
     monkeypatch.setattr(_windows_rpc, "PAYLOAD_DIR", str(tmp_path))
     monkeypatch.setattr(_windows_rpc, "_payload_cache", {})
+
+
+def modes(stub):
+    return [call["parameters"]["Mode"] for call in stub.calls]
 
 
 def run(host, args, **kwargs):
@@ -90,14 +94,14 @@ def test_change_reads_once_and_applies_once():
     result, stub = run(host, {"values": {"a": 2, "b": 3}}, diff=True)
     assert result["changed"] is True
     assert host.values == {"a": 2, "b": 3}
-    assert [c["payload"] for c in stub.calls] == ["toy_read", "toy_apply"]
+    assert modes(stub) == ["read", "apply"]
     assert result["diff"] == {"before": {"a": 1}, "after": {"a": 2, "b": 3}}
 
 
 def test_no_op_does_not_apply():
     result, stub = run(FakeToyHost({"a": 1}), {"values": {"a": 1}})
     assert result["changed"] is False
-    assert [c["payload"] for c in stub.calls] == ["toy_read"]
+    assert modes(stub) == ["read"]
 
 
 def test_check_mode_stops_after_the_diff():
@@ -105,14 +109,15 @@ def test_check_mode_stops_after_the_diff():
     result, stub = run(host, {"values": {"a": 2}}, check_mode=True, diff=True)
     assert result["changed"] is True and host.values == {"a": 1}
     assert result["diff"]["after"] == {"a": 2}
-    assert [c["payload"] for c in stub.calls] == ["toy_read"]
+    assert modes(stub) == ["read"]
 
 
 def test_secret_travels_as_sensitive_parameter_and_never_in_the_result():
     host = FakeToyHost({"a": 1})
     result, stub = run(host, {"values": {"a": 1}, "password": "Pa55-word!"}, diff=True)
     assert host.secret == "Pa55-word!"
-    apply_call = stub.calls_to("toy_apply")[0]
+    apply_call = stub.calls[-1]
+    assert apply_call["parameters"]["Mode"] == "apply"
     assert "Pa55-word!" not in json.dumps(apply_call["parameters"])
     assert apply_call["secrets"] == {"Password": "Pa55-word!"}
     assert "Pa55-word!" not in json.dumps(result)

@@ -4,13 +4,21 @@
 
 <#
 .SYNOPSIS
-Applies a list of typed operations to the IIS 6 metabase's SMTP virtual servers and returns the state after.
+Reads the IIS SMTP virtual servers and their domains from the IIS 6 metabase (Mode read), or changes
+them with a list of typed operations and reads them again (Mode apply).
 
 .DESCRIPTION
-Fixed payload of the mailrelay.smtp collection, run through ansible.windows.win_powershell,
-never in check mode. The controller (plugins/module_utils/_metabase.py) decides what to do;
-this script only executes these operations, in order, each naming its virtual server by
-ServerComment:
+Fixed payload of the mailrelay.smtp collection, run through ansible.windows.win_powershell. Everything
+it needs arrives as parameters; it returns one JSON document in $Ansible.Result (wire format in
+plugins/module_utils/_metabase.py):
+
+    {"contract": 1, "service": {"status": "Running"},
+     "servers": [{"index": 1, "properties": {"ServerComment": "...", ...},
+                  "domains": [{"name": "example.org", "properties": {...}}] or null}]}
+
+Mode read changes nothing, so it also runs in check mode. Mode apply, never sent in check mode, first
+executes Operations in order, each naming its virtual server by ServerComment, then returns the same
+document, read by the same code:
 
     create_server  {server, bindings}            IIsSmtpServer at the next free index
     delete_server  {server}
@@ -23,23 +31,32 @@ ServerComment:
                    IIsIPSecurity object, BINARY via 'wmi' through IIsSmtpServerSetting
     set_secret     {server, domain?, name, secret}  value taken from the Secrets parameter
 
-Secrets arrive as one SecureString holding a JSON object (key -> value), never in Operations.
-The document returned is the same as iis_smtp_read.ps1's, read after the last operation.
+ADSI (IIS://localhost/SMTPSVC) serves every property except those marked "wmi", which come from
+root\MicrosoftIISv2 IIsSmtpServerSetting (RelayIpList arrives there as uint8[]). Binary values are
+base64. SECRET properties (RoutePassword) are reported as set or not set; their values arrive as one
+SecureString holding a JSON object (key -> value), never in Operations.
 #>
+[CmdletBinding(SupportsShouldProcess)]
 param(
-    # The typed operations (dictionaries), executed in order.
-    [object[]]$Operations = @(),
-    # JSON object of the secrets that set_secret operations name, as a SecureString.
-    [SecureString]$Secrets,
-    # Passed on to the state read after the operations (see iis_smtp_read.ps1).
+    # read: return the state and change nothing; apply: execute Operations, then return the state.
+    [Parameter(Mandatory)]
+    [ValidateSet('read', 'apply')]
+    [string]$Mode,
+    # "Name:TYPE:adsi|wmi" for every virtual server property to read.
     [string[]]$ServerProperties = @(),
+    # "Name:TYPE:adsi" for every domain property to read.
     [string[]]$DomainProperties = @(),
-    [string]$DomainsOf = ''
+    # '' no domains, '*' the domains of every virtual server, else those of the server with this ServerComment.
+    [string]$DomainsOf = '',
+    # Mode apply: the typed operations (dictionaries), executed in order.
+    [object[]]$Operations = @(),
+    # Mode apply: JSON object of the secrets that set_secret operations name.
+    [SecureString]$Secrets
 )
 
 $ErrorActionPreference = 'Stop'
 
-#region read-state (identical in iis_smtp_read.ps1 and iis_smtp_apply.ps1; a unit test compares them)
+#region reader (both modes)
 $PropertyTypes = @('DWORD', 'BOOL', 'STRING', 'MULTISZ', 'BINARY', 'IPSECURITY', 'SECRET')
 
 function ConvertTo-PropertySpec {
@@ -229,9 +246,9 @@ function Read-State {
     }
     @{ contract = 1; service = @{ status = $status }; servers = $servers }
 }
-#endregion read-state
+#endregion reader
 
-#region operations
+#region operations (mode apply only)
 $KnownOperations = @('create_server', 'delete_server', 'start_server', 'stop_server', 'create_domain', 'delete_domain', 'set_property', 'set_secret')
 $script:ServerCache = @{}
 $script:SecretTable = $null
@@ -486,42 +503,50 @@ function Set-AdsiSecret {
 }
 #endregion operations
 
-# Refuse the whole list before changing anything if one operation is unknown.
-foreach ($operation in $Operations) {
-    if ($KnownOperations -notcontains [string]$operation.op) {
-        throw "MAILRELAY:bad_operation: unknown operation '$($operation.op)'"
+if ($Mode -eq 'apply') {
+    # Refuse the whole list before changing anything if one operation is unknown.
+    foreach ($operation in $Operations) {
+        if ($KnownOperations -notcontains [string]$operation.op) {
+            throw "MAILRELAY:bad_operation: unknown operation '$($operation.op)'"
+        }
+    }
+    # The controller never applies in check mode; should it happen, -WhatIf stops here, before any change.
+    if (-not $PSCmdlet.ShouldProcess('IIS SMTP metabase', 'apply operations')) {
+        throw 'MAILRELAY:check_mode: mode apply changes the host and does not run in check mode'
+    }
+    foreach ($operation in $Operations) {
+        switch ([string]$operation.op) {
+            'create_server' {
+                New-SmtpServer -Operation $operation
+            }
+            'delete_server' {
+                Remove-SmtpServer -Operation $operation
+            }
+            'start_server' {
+                Invoke-ServerControl -Operation $operation -Method 'Start' -Wanted 2
+            }
+            'stop_server' {
+                Invoke-ServerControl -Operation $operation -Method 'Stop' -Wanted 4
+            }
+            'create_domain' {
+                New-SmtpDomain -Operation $operation
+            }
+            'delete_domain' {
+                Remove-SmtpDomain -Operation $operation
+            }
+            'set_property' {
+                Set-PropertyValue -Operation $operation
+            }
+            'set_secret' {
+                Set-AdsiSecret -Operation $operation
+            }
+        }
     }
 }
-
-foreach ($operation in $Operations) {
-    switch ([string]$operation.op) {
-        'create_server' {
-            New-SmtpServer -Operation $operation
-        }
-        'delete_server' {
-            Remove-SmtpServer -Operation $operation
-        }
-        'start_server' {
-            Invoke-ServerControl -Operation $operation -Method 'Start' -Wanted 2
-        }
-        'stop_server' {
-            Invoke-ServerControl -Operation $operation -Method 'Stop' -Wanted 4
-        }
-        'create_domain' {
-            New-SmtpDomain -Operation $operation
-        }
-        'delete_domain' {
-            Remove-SmtpDomain -Operation $operation
-        }
-        'set_property' {
-            Set-PropertyValue -Operation $operation
-        }
-        'set_secret' {
-            Set-AdsiSecret -Operation $operation
-        }
-    }
+elseif ($Operations.Count -gt 0) {
+    throw 'MAILRELAY:bad_operation: mode read takes no operations'
 }
 
 $state = Read-State -ServerText $ServerProperties -DomainText $DomainProperties -DomainsOf $DomainsOf
-$Ansible.Changed = $Operations.Count -gt 0
+$Ansible.Changed = ($Mode -eq 'apply') -and ($Operations.Count -gt 0)
 $Ansible.Result = ConvertTo-Json -InputObject $state -Depth 10 -Compress
