@@ -10,8 +10,9 @@ script: ``python fake_windows_host.py STATE_FILE MODULE`` with the module's
 arguments as JSON on stdin, and print the module result as JSON.
 
 What it models:
-- win_powershell running the collection's IIS payload: recognised by its
-  exact text and answered by :class:`FakeMetabase` the way win_powershell
+- win_powershell running the collection's IIS payload (or, when the host has
+  one, the Exchange payload, answered by tests/fakes/fake_exchange.py):
+  recognised by its exact text and answered by :class:`FakeMetabase` the way win_powershell
   wraps it (``result`` holds the JSON string, a terminating error becomes
   ``failed`` with an error record); in check mode a script without
   ``SupportsShouldProcess`` is skipped with ``changed`` as win_powershell does,
@@ -46,8 +47,10 @@ _SHOULD_PROCESS = re.compile(r"\[CmdletBinding\([^)]*SupportsShouldProcess")
 
 
 class FakeWindowsHost:
-    def __init__(self, metabase=None):
+    def __init__(self, metabase=None, exchange=None):
         self.metabase = metabase or FakeMetabase.windows_default()
+        # An Exchange server on this host (tests/fakes/fake_exchange.py), or None.
+        self.exchange = exchange
         self.features = set()
         self.services = {"SMTPSVC": {"start_mode": "manual", "state": "stopped"}}
         self.folders = set()
@@ -106,11 +109,17 @@ class FakeWindowsHost:
         if payload is not None:
             if check_mode and parameters.get("Mode") == "apply":
                 return self._failure("MAILRELAY:check_mode: mode apply changes the host and does not run in check mode")
-            if not (self.features >= {"SMTP-Server", "Web-Metabase"}):
-                return self._failure("MAILRELAY:smtp_missing: the IIS 6 metabase has no SMTPSVC key")
+            if payload == "exchange":
+                backend = self.exchange
+                if backend is None:
+                    return self._failure("MAILRELAY:snapin_missing: the Exchange Management Shell snap-in is not installed")
+            else:
+                backend = self.metabase
+                if not (self.features >= {"SMTP-Server", "Web-Metabase"}):
+                    return self._failure("MAILRELAY:smtp_missing: the IIS 6 metabase has no SMTPSVC key")
             secrets = {item["name"]: item["value"] for item in args.get("sensitive_parameters") or []}
             try:
-                document = self.metabase.handle(payload, parameters, secrets)
+                document = backend.handle(payload, parameters, secrets)
             except PayloadFailure as exc:
                 return self._failure(str(exc))
             changed = parameters.get("Mode") == "apply" and bool(parameters.get("Operations"))

@@ -4,8 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The IIS side of the submission and inbound relay job roles, run by ansible-playbook against a fake Windows host.
 
-No Windows runs here, so ansible.windows' modules are replaced by fakes
-(tests/fakes/fake_ansible_windows/) that act on tests/fakes/fake_windows_host.py;
+The fake host and the stand-in ansible.windows modules come from conftest.py;
 everything above them is real: the job roles' tasks/main.yml and tasks/iis.yml,
 the iis_smtp platform role, the action plugins and their payload calls.
 Each test runs ansible-playbook (a few seconds each).
@@ -13,23 +12,9 @@ Each test runs ansible-playbook (a few seconds each).
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-
 import pytest
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _windows_rpc
-from ansible_collections.mailrelay.smtp.tests.fakes.fake_windows_host import FakeWindowsHost
-
-# .../ansible_collections/mailrelay/smtp, from plugins/plugin_utils/_windows_rpc.py
-SMTP_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_windows_rpc.__file__))))
-COLLECTIONS_ROOT = os.path.abspath(os.path.join(SMTP_ROOT, "..", "..", ".."))
-FAKES = os.path.join(SMTP_ROOT, "tests", "fakes")
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)) or shutil.which("ansible-playbook")
 
 PLAYBOOK = """
 - name: Both IIS jobs on one fake Windows host
@@ -64,49 +49,8 @@ PLAYBOOK = """
 
 
 @pytest.fixture
-def windows(tmp_path):
-    modules = tmp_path / "collections" / "ansible_collections" / "ansible" / "windows" / "plugins" / "modules"
-    modules.mkdir(parents=True)
-    (tmp_path / "collections" / "ansible_collections" / "ansible" / "windows" / "meta").mkdir()
-    (tmp_path / "collections" / "ansible_collections" / "ansible" / "windows" / "meta" / "runtime.yml").write_text("requires_ansible: '>=2.16'\n")
-    for name in ("win_powershell", "win_feature", "win_service", "win_reboot"):
-        shutil.copy(os.path.join(FAKES, "fake_ansible_windows", "fake_module.py"), str(modules / (name + ".py")))
-    state = tmp_path / "windows.pickle"
-    FakeWindowsHost().save(str(state))
-    (tmp_path / "inventory").write_text("winfake ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    (tmp_path / "site.yml").write_text(PLAYBOOK)
-    (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH="%s:%s" % (tmp_path / "collections", COLLECTIONS_ROOT),
-        ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_HOME=str(tmp_path / "home"),
-        MAILRELAY_FAKE_WINDOWS_STATE=str(state),
-        MAILRELAY_FAKE_WINDOWS_DRIVER=os.path.join(FAKES, "fake_windows_host.py"),
-        MAILRELAY_FAKE_COLLECTIONS_ROOT=COLLECTIONS_ROOT,
-        MAILRELAY_FAKE_PYTHON=sys.executable,
-    )
-
-    def play(*extra):
-        process = subprocess.run(
-            [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory"), str(tmp_path / "site.yml")] + list(extra),
-            env=env, capture_output=True, text=True, timeout=300, check=False,
-        )
-        try:
-            report = json.loads(process.stdout)
-        except ValueError:
-            raise AssertionError("ansible-playbook output is not JSON:\n%s\n%s" % (process.stdout[-3000:], process.stderr[-3000:]))
-        stats = report["stats"]["winfake"]
-        failures = [task for playbook in report["plays"] for task in playbook["tasks"] if task["hosts"].get("winfake", {}).get("failed")]
-        assert process.returncode == 0 and not stats["failures"], json.dumps(failures, indent=1)[:4000]
-        return report, stats
-
-    def host():
-        return FakeWindowsHost.load(str(state))
-
-    return play, host
+def windows(fake_windows):
+    return fake_windows(PLAYBOOK)
 
 
 def task_results(report, name):
