@@ -152,6 +152,8 @@ options:
             tables, where the first match wins and the order matters.
           - A plain string in the list is written as a line of its own (for C(if)/C(endif) blocks
             in C(regexp) and C(pcre) tables).
+          - Or the table's text itself, one C(key value) line per entry; cheapest for tables with
+            thousands of entries (every line is written as given).
           - Values are rendered like O(main_cf) values (a list becomes C(a, b)).
         type: raw
       secret:

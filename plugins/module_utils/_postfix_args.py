@@ -96,6 +96,9 @@ def secret_map_values(maps):
                     candidates.append(item.get('value'))
                 else:
                     candidates.append(item)
+        elif isinstance(entries, str):
+            # The table text: the whole text and the value part of every "key value" line.
+            candidates = [entries] + [line.split(None, 1)[1] for line in entries.splitlines() if len(line.split(None, 1)) == 2]
         else:
             candidates = [entries]
         for candidate in candidates:

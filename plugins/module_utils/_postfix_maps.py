@@ -75,12 +75,18 @@ def _entry_pairs(entries, option):
     """Yield ``(key, value)`` pairs, or ``(line, None)`` for a verbatim line."""
     if entries is None:
         return
+    if isinstance(entries, str):
+        # The table's text itself: cheap to pass around when it has thousands of entries.
+        for line in entries.splitlines():
+            if line.strip():
+                yield line.rstrip(), None
+        return
     if isinstance(entries, dict):
         for key, value in entries.items():
             yield key, value
         return
     if not isinstance(entries, (list, tuple)):
-        raise PostfixConfigError(option, 'entries must be a dictionary or a list')
+        raise PostfixConfigError(option, 'entries must be a dictionary, a list or the table text')
     for position, item in enumerate(entries):
         if isinstance(item, str):
             yield item, None
@@ -132,6 +138,10 @@ def secret_values(entries):
     values = []
     for key, value in _entry_pairs(entries, 'maps.entries'):
         if value is None:
+            # A verbatim "key value" line: its value is secret too.
+            parts = str(key).split(None, 1)
+            if len(parts) == 2:
+                values.append(parts[1].strip())
             continue
         text = render_value(value)
         if text:

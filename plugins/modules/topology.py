@@ -107,7 +107,9 @@ wiring:
       inbound_relay:
         inbound_relay_next_hops: [{address: 10.0.0.2, port: 25}]
 audit_targets:
-  description: One target per server for M(mailrelay.smtp.relay_audit).
+  description:
+    - One target per server for M(mailrelay.smtp.relay_audit), without its C(own_domains) (they are RV(domains)) and
+      without any password; the filter P(mailrelay.smtp.topology_audit_targets#filter) gives complete targets.
   returned: success
   type: list
   elements: dict

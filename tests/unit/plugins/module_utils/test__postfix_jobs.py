@@ -56,8 +56,7 @@ def test_submission_is_closed_to_everyone_but_authenticated_owners():
     assert main["mydestination"] == "" and main["mydomain"] == "submission.invalid"
     assert main["mynetworks"] == ""
     assert main["inet_interfaces"] == "192.0.2.10" and main["smtp_bind_address"] == "192.0.2.10"
-    senders = maps_by_name(instance)["sender_logins"]["entries"]
-    assert senders == {"alice@example.org": "alice@example.org, frontdesk", "info@example.org": "frontdesk"}
+    assert maps_by_name(instance)["sender_logins"]["entries"] == "alice@example.org alice@example.org,frontdesk\ninfo@example.org frontdesk\n"
     services = {(s["service"], s["type"]): s for s in instance["master_cf"]}
     assert services[("587", "inet")]["command"] == "smtpd"
     assert services[("smtp", "inet")]["state"] == "absent"
@@ -68,7 +67,7 @@ def test_inbound_relay_accepts_own_domains_only_and_forwards_them_to_the_hub():
     main = instance["main_cf"]
     maps = maps_by_name(instance)
     assert main["relay_domains"] == "hash:/etc/postfix-inbound-relay/relay_domains"
-    assert maps["relay_domains"]["entries"] == {"example.org": "OK", "example.net": "OK"}
+    assert maps["relay_domains"]["entries"] == "example.org OK\nexample.net OK\n"
     assert main["relay_transport"] == "relay:[10.0.0.2]:25, [10.0.0.3]:2525"
     assert main["smtpd_relay_restrictions"] == "reject_unauth_destination"
     assert "permit_mynetworks" not in main["smtpd_relay_restrictions"] and main["mynetworks"] == ""
@@ -81,7 +80,7 @@ def test_inbound_relay_accepts_own_domains_only_and_forwards_them_to_the_hub():
 def test_inbound_relay_with_known_recipients_refuses_the_rest():
     instance = jobs.instance_for("inbound_relay", settings_of("inbound_relay", recipients=["bob@example.org", "alice@example.org"]))
     assert instance["main_cf"]["relay_recipient_maps"] == "hash:/etc/postfix-inbound-relay/relay_recipients"
-    assert maps_by_name(instance)["relay_recipients"]["entries"] == {"alice@example.org": "OK", "bob@example.org": "OK"}
+    assert maps_by_name(instance)["relay_recipients"]["entries"] == "alice@example.org OK\nbob@example.org OK\n"
 
 
 def test_hub_talks_to_relays_only_and_relays_outward_for_submission_only():
@@ -92,7 +91,7 @@ def test_hub_talks_to_relays_only_and_relays_outward_for_submission_only():
     assert main["smtpd_relay_restrictions"] == "permit_mynetworks, reject_unauth_destination"
     assert main["smtpd_client_restrictions"] == "permit_mynetworks, check_client_access cidr:/etc/postfix-hub/inbound_relays, reject"
     assert maps["inbound_relays"]["entries"] == [["192.0.2.11/32", "OK"]]
-    assert maps["mailboxes"]["entries"] == {"alice@example.org": "example.org/alice/"}
+    assert maps["mailboxes"]["entries"] == "alice@example.org example.org/alice/\n"
     assert main["relayhost"] == "" and maps["sasl_passwd"]["state"] == "absent"
 
 

@@ -51,7 +51,7 @@ def test_cidr_and_values_of_other_types():
     ('hash', {'': 'x'}),
     ('hash', {'#comment': 'x'}),
     ('hash', {'k': {'nested': 1}}),
-    ('hash', 'not a table'),
+    ('hash', 42),
     ('hash', [['only one']]),
     ('hash', ['']),
     ('nope', {}),
@@ -59,6 +59,15 @@ def test_cidr_and_values_of_other_types():
 def test_bad_tables(map_type, entries):
     with pytest.raises(PostfixConfigError):
         render_map(map_type, entries)
+
+
+def test_table_text_is_written_as_given():
+    text = "example.org OK\nexample.net OK\n\n"
+    assert render_map('hash', text) == render_map('hash', [['example.org', 'OK'], ['example.net', 'OK']])
+
+
+def test_secret_values_of_table_text():
+    assert secret_values("[relay.example]:587 acct:S3cret\n") == ['acct:S3cret']
 
 
 def test_paths():
