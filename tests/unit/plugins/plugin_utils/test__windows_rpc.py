@@ -43,7 +43,7 @@ def test_known_failure_code_is_extracted():
         "msg": "Unhandled exception while executing script",
         "error": [{"exception": {"message": "MAILRELAY:snapin_missing: Exchange snap-in not found"}}],
     }
-    error = _windows_rpc.failure_from_result("exchange_read", result)
+    error = _windows_rpc.failure_from_result("exchange", result)
     assert error.code == "snapin_missing"
     assert error.message == "Exchange snap-in not found"
 
