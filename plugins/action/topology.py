@@ -59,4 +59,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, changed=False, msg=str(exc), problems=exc.problems)
             return result
         result.update(changed=False, **summarize(topology))
+        found = _topology.warnings(topology)
+        if found:
+            result["warnings"] = found
         return result

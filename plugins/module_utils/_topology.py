@@ -400,6 +400,21 @@ def normalize(description, inventory_hosts=None):
     return topology
 
 
+def warnings(topology):
+    """Settings of a valid description that some of its servers cannot apply, as readable lines."""
+    found = []
+    outbound = topology["outbound"]
+    if outbound["dns_servers"]:
+        for server in (topology.get("hub") or {}).get("servers", []):
+            if server["platform"] == "postfix":
+                # Postfix has no per-instance resolver: it asks the name servers of /etc/resolv.conf.
+                found.append(
+                    "outbound.dns_servers: the Postfix hub on %s does not apply them; it resolves through "
+                    "the name servers in that host's /etc/resolv.conf" % server["host"]
+                )
+    return found
+
+
 def _hops(topology, job):
     return [{"address": server["address"], "port": server["port"]} for server in (topology.get(job) or {}).get("servers", [])]
 

@@ -56,6 +56,8 @@ notes:
     (never all addresses) used by one job only, one server of each job per host, submission servers
     that need TLS material and users, sender addresses within the own domains, and a hub whose
     loopback address would be unreachable from a relay on another host.
+  - Settings that a valid description holds but some server cannot apply are reported as warnings, for
+    example C(outbound.dns_servers) with a Postfix hub, which resolves through its host's C(/etc/resolv.conf).
 seealso:
   - module: mailrelay.smtp.relay_audit
 """

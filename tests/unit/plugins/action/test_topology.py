@@ -41,6 +41,19 @@ def test_summary_and_wiring_without_secrets():
     assert "very-secret-pw" not in dumped and "smarthost-secret" not in dumped
 
 
+def test_dns_servers_a_postfix_hub_cannot_apply_are_a_warning():
+    assert "warnings" not in run({"description": DESCRIPTION})
+    exchange_hub = {"servers": [{"host": "ex01", "address": "192.0.2.13", "platform": "exchange"}]}
+    by_dns = {"method": "dns", "dns_servers": ["192.0.2.53"]}
+    assert "warnings" not in run({"description": dict(DESCRIPTION, hub=exchange_hub, outbound=by_dns)})
+    result = run({"description": dict(DESCRIPTION, outbound=by_dns)})
+    assert result["changed"] is False and not result.get("failed")
+    assert result["warnings"] == [
+        "outbound.dns_servers: the Postfix hub on lab does not apply them; it resolves through "
+        "the name servers in that host's /etc/resolv.conf"
+    ]
+
+
 def test_problems_are_listed_with_their_field():
     bad = dict(DESCRIPTION, domains=["not a domain"])
     result = run({"description": bad})
