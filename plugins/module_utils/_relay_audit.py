@@ -391,6 +391,7 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
     server unreachable).
     """
     run_id = run_id or new_run_id()
+    expect_delivery = settings.capture.expect_delivery if settings.capture is not None else True
     listener = None
     if settings.capture is not None:
         listener = CaptureListener(settings.capture.listen, settings.capture.port,
@@ -414,12 +415,12 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
         capture_info = None
         evidence_for = {}
         if listener is not None:
-            sent = [case for case, outcome, _s in runs if outcome is not None and outcome.data_sent_at is not None]
+            sent_at = dict((case.token, outcome.data_sent_at) for case, outcome, _s in runs
+                           if outcome is not None and outcome.data_sent_at is not None)
+            sent = [case for case in cases if case.token in sent_at]
             if sent:
-                deadline = max(o.data_sent_at for _c, o, _s in runs
-                               if o is not None and o.data_sent_at is not None) + settings.capture.wait
-                expect = settings.capture.expect_delivery
-                listener.wait_until(lambda arrivals: _settled(sent, arrivals, expect), deadline, clock=clock)
+                deadline = max(sent_at.values()) + settings.capture.wait
+                listener.wait_until(lambda arrivals: _settled(sent, arrivals, expect_delivery), deadline, clock=clock)
             arrivals = listener.arrivals()
             relays, bounces, unattributed = _evidence_by_token(arrivals, cases)
             for case in cases:
@@ -439,8 +440,7 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
 
     results = []
     for case, outcome, session in runs:
-        evidence = evidence_for.get(case.token) if listener is not None else None
-        expect = settings.capture.expect_delivery if settings.capture is not None else True
-        verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect)
+        evidence = evidence_for.get(case.token)  # None without a capture listener
+        verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect_delivery)
         results.append(_case_result(case, session, verdict, reason, evidence))
     return _report(settings, results, server, capture_info, False)

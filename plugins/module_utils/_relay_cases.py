@@ -94,10 +94,6 @@ class Case(object):
         self.token = token
         self.skip_reason = skip_reason
 
-    @property
-    def sends_mail(self):
-        return self.mail_from is not None
-
     def plan(self):
         """What the case will send, for check mode and reports."""
         steps = []
@@ -597,8 +593,6 @@ def _judge_auth_before_tls(case, outcome):
 
 
 def _judge_wrong_password(case, outcome):
-    if not outcome.tls_established:
-        return _cut_off(outcome, "TLS")
     reply = outcome.auth_reply
     if reply is None:
         return _cut_off(outcome, "AUTH")
@@ -619,10 +613,10 @@ def judge(case, outcome, capture=None, expect_delivery=True):
         return SKIPPED, case.skip_reason
     if outcome is None:
         return SKIPPED, "not run"
-    if case.kind in (STARTTLS, AUTH_BEFORE_TLS, WRONG_PASSWORD) or case.phase in (PHASE_TLS, PHASE_AUTH):
-        # A case that needs TLS and did not get it proves nothing about relaying.
-        if case.kind not in (STARTTLS, AUTH_BEFORE_TLS) and not outcome.tls_established:
-            return _cut_off(outcome, "TLS")
+    # A case that needs TLS and did not get it proves nothing (the STARTTLS case judges that itself).
+    needs_tls = case.kind == WRONG_PASSWORD or case.phase in (PHASE_TLS, PHASE_AUTH)
+    if needs_tls and case.kind not in (STARTTLS, AUTH_BEFORE_TLS) and not outcome.tls_established:
+        return _cut_off(outcome, "TLS")
     if case.kind == RELAY_ATTEMPT:
         return _judge_refusal(case, outcome, capture, strict=False)
     if case.kind == MUST_REFUSE:

@@ -392,6 +392,7 @@ capture:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._relay_audit import (
+    TLS_MODES,
     AuditError,
     AuditSettings,
     CaptureSettings,
@@ -400,6 +401,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._relay_audit import
     unknown_case_patterns,
     validate,
 )
+from ansible_collections.mailrelay.smtp.plugins.module_utils._relay_cases import ROLES
 
 MAX_REASONS_IN_MESSAGE = 5
 
@@ -408,7 +410,7 @@ def argument_spec():
     return dict(
         host=dict(type="str", required=True),
         port=dict(type="int", default=25),
-        role=dict(type="str", required=True, choices=["inbound_relay", "submission", "hub"]),
+        role=dict(type="str", required=True, choices=list(ROLES)),
         own_domains=dict(type="list", elements="str", required=True),
         own_recipient=dict(type="str", default="postmaster"),
         foreign_domain=dict(type="str", default="example.net"),
@@ -417,7 +419,7 @@ def argument_spec():
         other_sender=dict(type="str"),
         username=dict(type="str"),
         password=dict(type="str", no_log=True),
-        tls=dict(type="str", default="auto", choices=["auto", "starttls", "implicit", "none"]),
+        tls=dict(type="str", default="auto", choices=list(TLS_MODES)),
         tls_verify=dict(type="bool"),
         ca_path=dict(type="path"),
         tls_server_name=dict(type="str"),

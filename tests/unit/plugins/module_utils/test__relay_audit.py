@@ -11,7 +11,6 @@ The real-Postfix proof lives in the relay_audit integration target.
 from __future__ import annotations
 
 import smtplib
-import socket
 import threading
 import time
 
@@ -19,15 +18,12 @@ import pytest
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_audit as audit
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_cases as rc
-from ansible_collections.mailrelay.smtp.plugins.module_utils._smtp_capture import CaptureListener
-
-
-def closed_policy(rcpt):
-    return "250 2.1.5 Ok" if rcpt == "postmaster@own.example" else "554 5.7.1 Relay access denied"
-
-
-def open_policy(rcpt):
-    return "250 2.1.5 Ok"
+from ansible_collections.mailrelay.smtp.tests.unit.plugins.module_utils._relay_stand_in import (
+    closed_policy,
+    free_port,
+    open_policy,
+    start_stand_in,
+)
 
 
 @pytest.fixture
@@ -35,20 +31,12 @@ def servers():
     started = []
 
     def start(policy):
-        server = CaptureListener("127.0.0.1", 0, hostname="mx.own.example", rcpt_policy=policy).start()
+        server = start_stand_in(policy)
         started.append(server)
         return server
     yield start
     for server in started:
         server.stop()
-
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def settings_for(server, **kwargs):

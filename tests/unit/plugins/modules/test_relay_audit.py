@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -13,6 +12,12 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._smtp_capture import CaptureListener
 from ansible_collections.mailrelay.smtp.plugins.modules import relay_audit
+from ansible_collections.mailrelay.smtp.tests.unit.plugins.module_utils._relay_stand_in import (
+    closed_policy,
+    free_port,
+    open_policy,
+    start_stand_in,
+)
 
 
 def run_module(args, capsys):
@@ -23,24 +28,12 @@ def run_module(args, capsys):
     return info.value.code, json.loads(output), output
 
 
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 @pytest.fixture
 def stand_in():
     started = []
 
     def start(open_relay):
-        def policy(rcpt):
-            if open_relay or rcpt == "postmaster@own.example":
-                return "250 2.1.5 Ok"
-            return "554 5.7.1 Relay access denied"
-        server = CaptureListener("127.0.0.1", 0, hostname="mx.own.example", rcpt_policy=policy).start()
+        server = start_stand_in(open_policy if open_relay else closed_policy)
         started.append(server)
         return server
     yield start
