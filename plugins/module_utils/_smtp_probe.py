@@ -22,6 +22,7 @@ import base64
 import os
 import socket
 import ssl
+import time
 
 # Bounds that keep a hostile or broken server from holding the probe.
 MAX_LINE_BYTES = 4096
@@ -276,10 +277,17 @@ class SmtpSession(object):
             raise SmtpProbeError("send to %s:%s failed: %s" % (self.host, self.port, exc))
 
     def _read_reply(self):
+        # One deadline for the whole reply: a server that trickles bytes must not
+        # hold the probe longer than ``timeout`` either.
+        deadline = time.monotonic() + self.timeout
         while not self._replies:
             if self._sock is None:
                 raise SmtpProbeError("not connected")
+            remaining = deadline - time.monotonic()
             try:
+                if remaining <= 0:
+                    raise socket.timeout()  # the deadline passed between two chunks
+                self._sock.settimeout(remaining)
                 chunk = self._sock.recv(4096)
             except socket.timeout:
                 self.close()
@@ -287,6 +295,9 @@ class SmtpSession(object):
             except OSError as exc:
                 self.close()
                 raise SmtpProbeError("receive from %s:%s failed: %s" % (self.host, self.port, exc))
+            finally:
+                if self._sock is not None:
+                    self._sock.settimeout(self.timeout)
             if not chunk:
                 self.close()
                 raise SmtpProbeError("%s:%s closed the connection" % (self.host, self.port))

@@ -292,6 +292,38 @@ def test_silent_server_times_out(server):
     assert not session.connected
 
 
+def test_trickling_server_cannot_stretch_the_reply_timeout():
+    # A reply that never completes, one continuation line at a time: each line
+    # comes well within the timeout, but the reply as a whole must not.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    done = threading.Event()
+
+    def trickle():
+        conn, _addr = listener.accept()
+        with conn:
+            for _line in range(100):
+                if done.wait(0.05):
+                    return
+                try:
+                    conn.sendall(b"220-still greeting\r\n")
+                except OSError:
+                    return
+    thread = threading.Thread(target=trickle)
+    thread.daemon = True
+    thread.start()
+    session = probe.SmtpSession("127.0.0.1", listener.getsockname()[1], timeout=0.5)
+    try:
+        with pytest.raises(probe.SmtpProbeError, match="no reply .* within 0.5s"):
+            session.connect()
+        assert not session.connected
+    finally:
+        done.set()
+        thread.join(5)
+        listener.close()
+
+
 def test_server_closing_mid_session_is_reported(server):
     srv = server(answers=lambda line: None)
     session = probe.SmtpSession("127.0.0.1", srv.port, timeout=5)
