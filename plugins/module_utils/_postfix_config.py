@@ -246,8 +246,9 @@ class MainCf:
         return [entry for entry in self.entries if entry.name == name]
 
 
-class MainCfChanges:
-    """Names added, changed and removed by an edit, in the order they were seen."""
+class EditChanges:
+    """Names added, changed and removed by an edit, in the order they were seen
+    (main.cf parameters or master.cf services)."""
 
     def __init__(self):
         self.added = []
@@ -282,7 +283,7 @@ def apply_line_edits(lines, replace, drop, append):
 
 
 def edit_main_cf(text, desired, mode='merge', keep=EXCLUSIVE_KEEP):
-    """Apply ``desired`` to main.cf ``text``; return ``(new_text, MainCfChanges)``.
+    """Apply ``desired`` to main.cf ``text``; return ``(new_text, EditChanges)``.
 
     ``desired`` maps parameter names to values (see render_value); the value
     None removes the parameter. In ``merge`` mode other parameters stay; in
@@ -296,7 +297,7 @@ def edit_main_cf(text, desired, mode='merge', keep=EXCLUSIVE_KEEP):
     if mode not in ('merge', 'exclusive'):
         raise PostfixConfigError('main_cf_mode', 'must be merge or exclusive, got %r' % (mode,))
     parsed = MainCf(text)
-    changes = MainCfChanges()
+    changes = EditChanges()
     replace = {}      # first line index -> replacement text
     drop = set()      # physical line indexes to delete
     append = []

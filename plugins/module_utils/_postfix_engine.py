@@ -20,8 +20,8 @@ import posixpath
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
     EXCLUSIVE_KEEP,
+    EditChanges,
     MainCf,
-    MainCfChanges,
     PostfixConfigError,
     edit_main_cf,
     check_parameter_name,
@@ -30,7 +30,6 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import (
     SERVICE_TYPES,
     MasterCf,
-    MasterCfChanges,
     edit_master_cf,
     service_from_spec,
 )
@@ -248,9 +247,14 @@ class CurrentState:
         self.maps = maps          # [(source FileState, [database FileState])] in request order
 
 
-def read_state(host, request):
-    """Read what the plan compares against: files and their attributes only."""
-    main = FileState.from_stat(host.read(request.main_path), host.stat(request.main_path))
+def read_state(host, request, main_text=None):
+    """Read what the plan compares against: files and their attributes only.
+
+    ``main_text``: main.cf as the caller has just read it (None: read it here).
+    """
+    if main_text is None:
+        main_text = host.read(request.main_path)
+    main = FileState.from_stat(main_text, host.stat(request.main_path))
     master = FileState.from_stat(host.read(request.master_path), host.stat(request.master_path))
     maps = []
     for item in request.maps:
@@ -302,7 +306,7 @@ class Plan:
         self.request = request
         self.state = state
         self.main_before = state.main.text
-        self.main_changes = MainCfChanges()
+        self.main_changes = EditChanges()
         self.main_after = state.main.text
         if request.main_cf is not None:
             self.main_after, self.main_changes = edit_main_cf(
@@ -310,7 +314,7 @@ class Plan:
             if not state.main.exists and not self.main_changes:
                 self.main_after = None
         self.master_before = state.master.text
-        self.master_changes = MasterCfChanges()
+        self.master_changes = EditChanges()
         self.master_after = state.master.text
         if request.master_cf is not None:
             self.master_after, self.master_changes = edit_master_cf(
@@ -415,16 +419,20 @@ class Stage:
         self.master = posixpath.join(self.path, 'master.cf')
         self.maps = {}   # MapPlan index -> staged source path
         self.backups = posixpath.join(self.path, 'backup')
+        self.main_text = ''     # what populate() wrote, so that checks need not read it back
+        self.master_text = ''
 
     def populate(self):
         """Write the complete new configuration into the stage."""
         host = self.host
         plan = self.plan
         main_text = plan.main_after if plan.main_after is not None else plan.main_before
-        host.write(self.main, main_text or '', 0o644)
+        self.main_text = main_text or ''
+        host.write(self.main, self.main_text, 0o644)
         host.backdate(self.main)
         if plan.master_after is not None:
-            host.write(self.master, plan.master_after, 0o644)
+            self.master_text = plan.master_after
+            host.write(self.master, self.master_text, 0o644)
             host.backdate(self.master)
         for index, item in enumerate(plan.maps):
             if item.builds:
@@ -437,7 +445,6 @@ class Stage:
     def live(self, text):
         """Show live paths instead of staged ones in messages and values."""
         text = text.replace(self.path + '/check/', self.plan.request.config_dir + '/')
-        text = text.replace(self.path + '/', self.plan.request.config_dir + '/')
         return text.replace(self.path, self.plan.request.config_dir)
 
     def cleanup(self):
@@ -464,7 +471,7 @@ def validate_stage(host, stage, full_check=True):
 
     # postconf itself dies on the first bad inet_interfaces address; check the
     # literal value first so that the message names the parameter.
-    staged_main = MainCf(host.read(stage.main) or '')
+    staged_main = MainCf(stage.main_text)
     interfaces = staged_main.get('inet_interfaces')
     if interfaces and '$' not in interfaces:
         early = check_interfaces('main_cf.inet_interfaces', interfaces, host.is_local_address, host.resolve,
@@ -510,7 +517,7 @@ def validate_stage(host, stage, full_check=True):
         problems.extend(check_parameters(
             overrides, host, provided, removed, where_format='master_cf %s/%s -o %%s' % (service, service_type)))
 
-    staged_master = MasterCf(host.read(stage.master) or '')
+    staged_master = MasterCf(stage.master_text)
     for service in staged_master.services:
         where = 'master_cf %s' % service.label
         if service.type not in SERVICE_TYPES:
@@ -551,11 +558,11 @@ def _postfix_check(host, stage, params):
     written. The staged files themselves stay as they are.
     """
     check_dir = posixpath.join(stage.path, 'check')
-    stage.host.makedirs(check_dir, 0o755)
-    main_text = stage.host.read(stage.main) or ''
+    host.makedirs(check_dir, 0o755)
+    main_text = stage.main_text
     if params.get('maillog_file'):
         main_text, _changes = edit_main_cf(main_text, {'maillog_file': '/dev/stdout'})
-    for name, text in (('main.cf', main_text), ('master.cf', host.read(stage.master) or '')):
+    for name, text in (('main.cf', main_text), ('master.cf', stage.master_text)):
         host.write(posixpath.join(check_dir, name), text, 0o644)
         host.backdate(posixpath.join(check_dir, name))
     rc, output = host.run_tty([host.command('postfix'), '-c', check_dir, 'check'])
@@ -608,10 +615,9 @@ def commit(host, stage):
             if item.write or not host.exists(wanted.path):
                 put(staged, wanted.path)
         if plan.master_changed:
-            staged_master = posixpath.join(stage.path, 'master.cf')
             mode, uid, gid = _attributes_of(plan.state.master)
-            host.set_attributes(staged_master, mode, uid, gid)
-            put(staged_master, request.master_path)
+            host.set_attributes(stage.master, mode, uid, gid)
+            put(stage.master, request.master_path)
         if plan.main_changed:
             mode, uid, gid = _attributes_of(plan.state.main)
             host.set_attributes(stage.main, mode, uid, gid)
@@ -626,16 +632,11 @@ def commit(host, stage):
             except Exception:  # pylint: disable=broad-except
                 pass
         raise
-    for item in plan.maps:
-        for path in item.remove:
-            host.remove(path)
-        if item.attributes:
-            for path in item.request.files:
-                if host.exists(path):
-                    host.set_attributes(path, item.request.mode, item.request.uid, item.request.gid)
+    apply_attributes_only(host, plan)
 
 
 def apply_attributes_only(host, plan):
+    """The map changes that need no staging: removals and owner/mode fixes."""
     for item in plan.maps:
         for path in item.remove:
             host.remove(path)
@@ -645,21 +646,20 @@ def apply_attributes_only(host, plan):
                     host.set_attributes(path, item.request.mode, item.request.uid, item.request.gid)
 
 
-def converge(host, request, check_mode=False, want_diff=False, state=None, before_commit=None):
+def converge(host, request, check_mode=False, want_diff=False, main_text=None, before_commit=None):
     """Bring ``request.config_dir`` to the requested configuration.
 
     Returns ``(plan, result)``; ``result`` holds the module return values.
     Raises ValidationFailed when the new configuration is refused (nothing
     live was changed) and PostfixConfigError / HostError for bad input or
-    host failures. ``before_commit(plan)``, when given, runs for a plan that
-    changes something, before anything is staged; it raises ValidationFailed
-    to refuse the plan.
+    host failures. ``main_text`` is main.cf as the caller has just read it
+    (None: read it here). ``before_commit(plan)``, when given, runs for a
+    plan that changes something, before anything is staged; it raises
+    ValidationFailed to refuse the plan.
     """
     if not host.isdir(request.config_dir):
         raise PostfixConfigError('config_dir', '%s does not exist or is not a directory' % request.config_dir)
-    if state is None:
-        state = read_state(host, request)
-    plan = plan_changes(request, state)
+    plan = plan_changes(request, read_state(host, request, main_text))
     result = {
         'changed': plan.changed,
         'config_dir': request.config_dir,

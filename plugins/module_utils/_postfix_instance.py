@@ -82,10 +82,12 @@ def instance_main_cf(params, instance, created):
     return extra
 
 
-def present(params, host, check_mode=False, diff=False):
+def present(params, host, check_mode=False, diff=False, instance=None):
+    """``instance``: what find_instance has just said about ``params['name']`` (None: look it up here)."""
     name = params['name']
     result = {'name': name, 'created': False, 'removed': False, 'prepared': [], 'service_action': None}
-    instance = postmulti.find_instance(host, name, params['config_dir'])
+    if instance is None:
+        instance = postmulti.find_instance(host, name, params['config_dir'])
     diff_items = []
     if not instance.exists and not instance.primary:
         result['created'] = True
@@ -117,7 +119,9 @@ def present(params, host, check_mode=False, diff=False):
             raise ValidationFailed(problems)
 
     try:
+        # find_instance has read main.cf already; the engine need not read it again.
         plan, config_result = converge(host, request, check_mode=check_mode, want_diff=diff,
+                                       main_text=instance.main.text if instance.exists else None,
                                        before_commit=no_listen_clash if request.validate else None)
     except (ValidationFailed, PostfixConfigError):
         if result['created']:
@@ -180,11 +184,13 @@ def present(params, host, check_mode=False, diff=False):
     return result
 
 
-def absent(params, host, check_mode=False, diff=False):
+def absent(params, host, check_mode=False, diff=False, instance=None):
+    """``instance``: as for present()."""
     name = params['name']
     if postmulti.is_primary(name):
         raise PostfixConfigError('name', 'the primary instance cannot be removed; stop it with service_state=stopped')
-    instance = postmulti.find_instance(host, name, params['config_dir'])
+    if instance is None:
+        instance = postmulti.find_instance(host, name, params['config_dir'])
     result = _empty_config_result(instance.config_dir)
     result.update(name=name, created=False, removed=False, prepared=[], service_action=None, running=False)
     if not instance.exists:
@@ -211,8 +217,9 @@ def run(params, host, check_mode=False, diff=False):
     action = absent if params['state'] == 'absent' else present
     existing = postmulti.find_instance(host, name, params['config_dir'])
     if check_mode or (existing.exists and not existing.primary and params['state'] == 'present'):
-        return action(params, host, check_mode, diff)
+        return action(params, host, check_mode, diff, existing)
     lock_dir = posixpath.dirname(postmulti.LOCK_PATH)
     lock_path = postmulti.LOCK_PATH if host.isdir(lock_dir) else '/tmp/mailrelay-postmulti.lock'
     with host.lock(lock_path):
+        # Look again under the lock: another run may have changed the instances meanwhile.
         return action(params, host, check_mode, diff)

@@ -13,6 +13,7 @@ Entries may span several lines; comments and blank lines are kept.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
+    EditChanges,
     PostfixConfigError,
     apply_line_edits,
     check_parameter_name,
@@ -23,8 +24,6 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
 )
 
 SERVICE_TYPES = ('inet', 'unix', 'unix-dgram', 'fifo', 'pass')
-FLAG_FIELDS = ('private', 'unpriv', 'chroot')
-FIELDS = ('private', 'unpriv', 'chroot', 'wakeup', 'maxproc')
 OPTION_INDENT = '  '
 
 
@@ -65,12 +64,8 @@ def unbrace(token):
     return token
 
 
-def _needs_braces(text):
-    return text == '' or any(char.isspace() for char in text)
-
-
 def render_argument(text):
-    return '{ %s }' % text if _needs_braces(text) and text != '' else text
+    return '{ %s }' % text if any(char.isspace() for char in text) else text
 
 
 def render_option(name, value):
@@ -279,21 +274,8 @@ def service_from_spec(spec, position=None):
         command=command.strip(), options=options, args=args)
 
 
-class MasterCfChanges:
-    def __init__(self):
-        self.added = []
-        self.changed = []
-        self.removed = []
-
-    def __bool__(self):
-        return bool(self.added or self.changed or self.removed)
-
-    def as_dict(self):
-        return {'added': list(self.added), 'changed': list(self.changed), 'removed': list(self.removed)}
-
-
 def edit_master_cf(text, declared, mode='merge'):
-    """Apply declared services to master.cf ``text``; return ``(new_text, MasterCfChanges)``.
+    """Apply declared services to master.cf ``text``; return ``(new_text, EditChanges)``.
 
     ``declared`` is a list of ``(MasterService, state)``. A present service
     is the complete entry: when what Postfix would see differs, the entry is
@@ -304,7 +286,7 @@ def edit_master_cf(text, declared, mode='merge'):
     if mode not in ('merge', 'exclusive'):
         raise PostfixConfigError('master_cf_mode', 'must be merge or exclusive, got %r' % (mode,))
     parsed = MasterCf(text)
-    changes = MasterCfChanges()
+    changes = EditChanges()
     replace = {}
     drop = set()
     append = []

@@ -282,14 +282,10 @@ def parse_postconf(text):
 def parse_postconf_services(text):
     """``{(service, type): {name: value}}`` from ``postconf -P`` output."""
     result = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(' = ')
-        if not sep:
-            key, sep, value = line.partition(' =')
-        parts = key.strip().split('/')
-        if not sep or len(parts) != 3:
-            continue
-        result.setdefault((parts[0], parts[1]), {})[parts[2]] = value.strip()
+    for key, value in parse_postconf(text).items():
+        parts = key.split('/')
+        if len(parts) == 3:
+            result.setdefault((parts[0], parts[1]), {})[parts[2]] = value
     return result
 
 

@@ -73,6 +73,10 @@ def is_primary(name):
     return name == PRIMARY_NAME
 
 
+def _multi_instance_enabled(main):
+    return (main.get('multi_instance_enable') or 'no').lower() in ('yes', 'true', '1', 'on')
+
+
 class Instance:
     """What the host says about one instance (read from main.cf files only)."""
 
@@ -103,9 +107,7 @@ class Instance:
 
     @property
     def enabled(self):
-        if self.primary:
-            return True
-        return (self.parameter('multi_instance_enable') or 'no').lower() in ('yes', 'true', '1', 'on')
+        return self.primary or _multi_instance_enabled(self.main)
 
     @property
     def maillog_file(self):
@@ -122,16 +124,14 @@ def multi_instance_ready(primary):
     """postmulti -e init has been run: wrapper set and management enabled."""
     if primary is None:
         return False
-    enabled = (primary.get('multi_instance_enable') or 'no').lower() in ('yes', 'true', '1', 'on')
-    return enabled and bool(primary.get('multi_instance_wrapper'))
+    return _multi_instance_enabled(primary) and bool(primary.get('multi_instance_wrapper'))
 
 
 def find_instance(host, name, config_dir=None, primary_dir=PRIMARY_CONFIG_DIR):
     """Locate ``name``; ``config_dir`` is where a new secondary instance would go."""
-    if is_primary(name):
-        text = host.read(posixpath.join(primary_dir, 'main.cf'))
-        return Instance(name, primary_dir, MainCf(text or ''), text is not None)
     primary = primary_main(host, primary_dir)
+    if is_primary(name):
+        return Instance(name, primary_dir, primary, primary is not None)
     directories = split_list(primary.get('multi_instance_directories') or '') if primary else []
     wanted = config_dir or posixpath.join('/etc', name)
     ordered = sorted(directories, key=lambda directory: directory != wanted)
@@ -150,19 +150,14 @@ def other_instances(host, name, primary_dir=PRIMARY_CONFIG_DIR):
     primary = primary_main(host, primary_dir)
     if primary is None:
         return []
-    found = []
-    candidates = [(PRIMARY_NAME, primary_dir)]
-    candidates += [(None, directory) for directory in split_list(primary.get('multi_instance_directories') or '')]
-    for instance_name, directory in candidates:
+    instances = [(PRIMARY_NAME, primary_dir, primary)]
+    for directory in split_list(primary.get('multi_instance_directories') or ''):
         text = host.read(posixpath.join(directory, 'main.cf'))
-        if text is None:
-            continue
-        main = MainCf(text)
-        instance_name = instance_name or main.get('multi_instance_name') or directory
-        if instance_name == name:
-            continue
-        found.append((instance_name, directory, main, host.read(posixpath.join(directory, 'master.cf')) or ''))
-    return found
+        if text is not None:
+            main = MainCf(text)
+            instances.append((main.get('multi_instance_name') or directory, directory, main))
+    return [(instance_name, directory, main, host.read(posixpath.join(directory, 'master.cf')) or '')
+            for instance_name, directory, main in instances if instance_name != name]
 
 
 def listen_clashes(host, name, main_text, master_text, primary_dir=PRIMARY_CONFIG_DIR):

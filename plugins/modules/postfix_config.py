@@ -256,7 +256,7 @@ def main():
     try:
         request = ConfigRequest.from_params(module.params)
     except PostfixConfigError as exc:
-        module.fail_json(msg=str(exc), option=exc.option)
+        module.fail_json(**failure(exc, module.params['config_dir']))
 
     host = LocalHost(module.run_command)
     try:
