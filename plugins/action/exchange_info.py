@@ -29,4 +29,4 @@ class ActionModule(ExchangeAction):
         return raw
 
     def report(self, params, desired, current):
-        return info.report(params, current)
+        return info.report(params, desired, current)

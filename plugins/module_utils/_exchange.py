@@ -6,8 +6,9 @@
 
 Pure Python: IP ranges (single address, CIDR, start-end, IPv4 and IPv6),
 receive connector bindings, security identifiers of well-known principals,
-exact ``SERVER\\Name`` identities, Exchange byte sizes, session options and
-the readable diff text. Nothing here talks to a host.
+exact ``SERVER\\Name`` identities, Exchange byte sizes, the typed operations
+of the payload's apply mode, session options and the readable diff text.
+Nothing here talks to a host.
 
 Facts that come from public documentation only (no live Exchange has
 confirmed them yet) are kept in this module and in ``docs/exchange.md``.
@@ -235,13 +236,8 @@ def _from_network(network):
 
 def parse_ip_ranges(values, option="remote_ip_ranges"):
     """Parse a list; duplicates (same addresses, whatever the notation) are dropped, order kept."""
-    ranges, seen = [], set()
-    for index, value in enumerate(values or []):
-        parsed = parse_ip_range(value, "%s[%d]" % (option, index))
-        if parsed.key not in seen:
-            seen.add(parsed.key)
-            ranges.append(parsed)
-    return ranges
+    return unique((parse_ip_range(value, "%s[%d]" % (option, index)) for index, value in enumerate(values or [])),
+                  key=lambda parsed: parsed.key)
 
 
 def same_ranges(left, right):
@@ -270,12 +266,7 @@ def format_binding(binding):
 
 
 def parse_bindings(values, option="bindings"):
-    bindings = []
-    for index, value in enumerate(values or []):
-        binding = parse_binding(value, "%s[%d]" % (option, index))
-        if binding not in bindings:
-            bindings.append(binding)
-    return bindings
+    return unique(parse_binding(value, "%s[%d]" % (option, index)) for index, value in enumerate(values or []))
 
 
 # ---- byte sizes ---------------------------------------------------------------------------------
@@ -370,6 +361,27 @@ def join_flags(values):
 
 
 # ---- plans ------------------------------------------------------------------------------------------
+
+
+def unique(items, key=None):
+    """``items`` without repeats (compared by ``key(item)`` when given), first occurrence kept, order kept."""
+    seen, result = set(), []
+    for item in items:
+        marker = item if key is None else key(item)
+        if marker not in seen:
+            seen.add(marker)
+            result.append(item)
+    return result
+
+
+def operation(kind, name, parameters, verify=True, **extra):
+    """One typed operation of the payload's apply mode (``kind`` is a row of its operation table).
+
+    ``name`` says what changes (shown if the host does not keep it); ``verify=False`` exempts a
+    write-only setting from the check of the state after; ``extra`` holds the operation's other
+    keys (``identity``, ``target_dn``/``target_new``, ``credential``).
+    """
+    return dict(extra, op=kind, name=name, parameters=parameters, verify=verify)
 
 
 def desired_or_current(desired, current, key):

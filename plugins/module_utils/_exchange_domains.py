@@ -103,7 +103,7 @@ def plan(desired, current):
                 continue
             if existing["default"]:
                 raise ex.ExchangeInputError("domains: %s is the default accepted domain and cannot be removed" % entry["domain"])
-            ops.append({"op": "remove_accepted_domain", "name": entry["domain"], "parameters": {"Identity": existing["name"]}, "verify": True})
+            ops.append(ex.operation("remove_accepted_domain", entry["domain"], {"Identity": existing["name"]}))
             del after[entry["domain"]]
             continue
         if existing is None:
@@ -112,12 +112,9 @@ def plan(desired, current):
                 raise ex.ExchangeInputError(
                     "domains: the name %r is already used by the accepted domain %s; set domains[].name" % (entry["name"], clash["domain"])
                 )
-            ops.append({
-                "op": "new_accepted_domain",
-                "name": entry["domain"],
-                "parameters": {"Name": entry["name"], "DomainName": entry["domain"], "DomainType": entry["type"]},
-                "verify": True,
-            })
+            ops.append(ex.operation(
+                "new_accepted_domain", entry["domain"], {"Name": entry["name"], "DomainName": entry["domain"], "DomainType": entry["type"]}
+            ))
             after[entry["domain"]] = {"name": entry["name"], "domain": entry["domain"], "type": entry["type"], "default": False, "match_subdomains": False}
             existing = {"name": entry["name"], "type": entry["type"], "match_subdomains": False}
         changes = {}
@@ -126,18 +123,13 @@ def plan(desired, current):
         if entry["match_subdomains"] is not None and entry["match_subdomains"] != existing["match_subdomains"]:
             changes["MatchSubDomains"] = entry["match_subdomains"]
         if changes:
-            ops.append({"op": "set_accepted_domain", "name": entry["domain"], "parameters": dict(changes, Identity=existing["name"]), "verify": True})
+            ops.append(ex.operation("set_accepted_domain", entry["domain"], dict(changes, Identity=existing["name"])))
             after[entry["domain"]].update(type=entry["type"], match_subdomains=changes.get("MatchSubDomains", existing["match_subdomains"]))
     default = desired["default_domain"]
     if default is not None and not after.get(default, {}).get("default"):
         if default not in after:
             raise ex.ExchangeInputError("default_domain: %s is not an accepted domain; list it in domains" % default)
-        ops.append({
-            "op": "set_accepted_domain",
-            "name": "default_domain",
-            "parameters": {"Identity": after[default]["name"], "MakeDefault": True},
-            "verify": True,
-        })
+        ops.append(ex.operation("set_accepted_domain", "default_domain", {"Identity": after[default]["name"], "MakeDefault": True}))
         for item in after.values():
             item["default"] = item["domain"] == default
     return ops, view(current), view(list(after.values()))

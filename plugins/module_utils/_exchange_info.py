@@ -45,8 +45,8 @@ def read_scope(params):
     }
 
 
-def report(params, document):
-    chosen = subsets(params)
+def report(params, chosen, document):
+    """Return values for the ``chosen`` subsets (what ``subsets(params)`` returned) of the read ``document``."""
     result = {}
     if "receive_connectors" in chosen:
         connectors = []

@@ -79,10 +79,15 @@ def is_receive_right(right):
     return isinstance(right, str) and right.casefold().startswith(_RIGHT_PREFIXES)
 
 
+def _known_right(right):
+    """The documented spelling of a receive connector right, or None."""
+    return next((known for known in RECEIVE_RIGHTS if known.casefold() == right.casefold()), None)
+
+
 def canonical_right(right, option):
-    for known in RECEIVE_RIGHTS:
-        if known.casefold() == str(right).strip().casefold():
-            return known
+    known = _known_right(str(right).strip())
+    if known:
+        return known
     raise ex.ExchangeInputError("%s: %r is not a receive connector permission (%s)" % (option, right, ", ".join(RECEIVE_RIGHTS)))
 
 
@@ -131,12 +136,7 @@ def group_permissions(groups):
 
 
 def _choices(values, choices, option):
-    result = []
-    for index, value in enumerate(values):
-        choice = ex.canonical_choice(value, choices, "%s[%d]" % (option, index))
-        if choice not in result:
-            result.append(choice)
-    return result
+    return ex.unique(ex.canonical_choice(value, choices, "%s[%d]" % (option, index)) for index, value in enumerate(values))
 
 
 def principal_names(params):
@@ -249,8 +249,7 @@ def decode_permissions(entries):
         sid = ex.normalize_sid(sid) if ex.is_sid(sid) else ex.sid_for_well_known_name(entry.get("user"))
         for right in entry.get("extended_rights") or []:
             if is_receive_right(right):
-                canonical = next((known for known in RECEIVE_RIGHTS if known.casefold() == right.casefold()), right)
-                permissions.append(Permission(sid, entry.get("user"), canonical, entry.get("deny"), entry.get("inherited")))
+                permissions.append(Permission(sid, entry.get("user"), _known_right(right) or right, entry.get("deny"), entry.get("inherited")))
     return permissions
 
 
@@ -306,25 +305,21 @@ def view(connector):
     """Readable state for diff and results (explicit permissions only; inherited ones are not managed)."""
     if connector is None:
         return {}
+    mechanisms = connector["auth_mechanisms"]
     return {
         "identity": connector["identity"],
         "transport_role": connector["transport_role"],
         "bindings": [ex.format_binding(b) for b in connector["bindings"]],
         "remote_ip_ranges": [r.text for r in connector["remote_ip_ranges"]],
         "permission_groups": list(connector["permission_groups"]),
-        "auth_mechanisms": list(connector["auth_mechanisms"]) or ["None"],
+        # None: not managed and not known yet (Exchange's default on a new connector).
+        "auth_mechanisms": None if mechanisms is None else (list(mechanisms) or ["None"]),
         "require_tls": connector["require_tls"],
         "fqdn": connector["fqdn"],
         "max_message_size": ex.format_size(connector["max_message_size"]),
         "enabled": connector["enabled"],
         "permissions": sorted(p.text() for p in connector["permissions"] if not p.inherited),
     }
-
-
-def _operation(kind, name, parameters, **extra):
-    operation = {"op": kind, "name": name, "parameters": parameters, "verify": True}
-    operation.update(extra)
-    return operation
 
 
 def _grouped(permissions):
@@ -345,9 +340,7 @@ def _permission_ops(kind, target, permissions):
         if deny:
             parameters["Deny"] = True
         name = "%s %s %s %s" % (verb, "DENY" if deny else "ALLOW", principal, ", ".join(rights))
-        operation = {"op": kind, "name": name, "parameters": parameters, "verify": True}
-        operation.update(target)
-        ops.append(operation)
+        ops.append(ex.operation(kind, name, parameters, **target))
     return ops
 
 
@@ -368,7 +361,7 @@ def plan(desired, current):
     if desired["state"] == "absent":
         if current is None:
             return [], before, {}
-        return [_operation("remove_receive_connector", "state", {"Identity": identity})], before, {}
+        return [ex.operation("remove_receive_connector", "state", {"Identity": identity})], before, {}
 
     groups = desired["permission_groups"] if desired["permission_groups"] is not None else (current or {}).get("permission_groups", [])
     _check_relay_has_submit(desired, groups)
@@ -386,7 +379,7 @@ def plan(desired, current):
             "RemoteIPRanges": [r.text for r in desired["remote_ip_ranges"]],
         }
         parameters.update(_settings(desired, None))
-        ops.append(_operation("new_receive_connector", "state", parameters, identity=identity))
+        ops.append(ex.operation("new_receive_connector", "state", parameters, identity=identity))
         implied = group_permissions(groups)
         implied_keys = {p.key for p in implied}
         ops.extend(_permission_ops("add_ad_permission", {"target_new": identity}, [p for p in _unique(declared) if p.key not in implied_keys]))
@@ -406,7 +399,7 @@ def plan(desired, current):
         changes["RemoteIPRanges"] = [r.text for r in desired["remote_ip_ranges"]]
     if changes:
         names = sorted(_FIELD_OF.get(key, key) for key in changes)
-        ops.append(_operation("set_receive_connector", ", ".join(names), dict(changes, Identity=identity)))
+        ops.append(ex.operation("set_receive_connector", ", ".join(names), dict(changes, Identity=identity)))
 
     # Exchange rewrites the permissions of permission groups when they change; plan against that result.
     explicit = [p for p in current["permissions"] if not p.inherited]
@@ -464,33 +457,18 @@ def _settings(desired, current):
 
 
 def _unique(permissions):
-    seen, result = set(), []
-    for permission in permissions:
-        if permission.key not in seen:
-            seen.add(permission.key)
-            result.append(permission)
-    return result
+    return ex.unique(permissions, key=lambda permission: permission.key)
+
+
+# Settings the task may leave unmanaged (None in ``desired``): after the change they keep the host's value.
+_OPTIONAL_SETTINGS = ("auth_mechanisms", "require_tls", "fqdn", "max_message_size", "enabled")
 
 
 def _after_view(desired, current, bindings, groups, permissions):
-    def pick(key):
-        return ex.desired_or_current(desired, current, key)
-
-    mechanisms = pick("auth_mechanisms")
-    return {
-        "identity": desired["identity"],
-        "transport_role": desired["transport_role"],
-        "bindings": [ex.format_binding(b) for b in bindings],
-        "remote_ip_ranges": [r.text for r in desired["remote_ip_ranges"]],
-        "permission_groups": list(groups),
-        # None: not managed and not known yet (Exchange's default on a new connector).
-        "auth_mechanisms": None if mechanisms is None else (list(mechanisms) or ["None"]),
-        "require_tls": pick("require_tls"),
-        "fqdn": pick("fqdn"),
-        "max_message_size": ex.format_size(pick("max_message_size")),
-        "enabled": pick("enabled"),
-        "permissions": sorted(p.text() for p in permissions),
-    }
+    """``view`` of the connector once the plan has run (None for what a new connector gets by default)."""
+    after = dict(desired, bindings=bindings, permission_groups=groups, permissions=permissions)
+    after.update((key, ex.desired_or_current(desired, current, key)) for key in _OPTIONAL_SETTINGS)
+    return view(after)
 
 
 def report(current):

@@ -82,23 +82,15 @@ def parse_smart_host(text, option="smart_hosts"):
     return name
 
 
-def _unique(values):
-    result = []
-    for value in values:
-        if value not in result:
-            result.append(value)
-    return result
-
-
 def build_desired(params):
     name = ex.check_object_name(params["name"], "name")
     desired = {"name": name, "state": params["state"]}
     if params["state"] == "absent":
         return desired
-    spaces = _unique(parse_address_space(item, "address_spaces[%d]" % i) for i, item in enumerate(params.get("address_spaces") or []))
+    spaces = ex.unique(parse_address_space(item, "address_spaces[%d]" % i) for i, item in enumerate(params.get("address_spaces") or []))
     if not spaces:
         raise ex.ExchangeInputError("address_spaces: at least one address space is required (* for all Internet mail)")
-    smart_hosts = _unique(parse_smart_host(item, "smart_hosts[%d]" % i) for i, item in enumerate(params.get("smart_hosts") or []))
+    smart_hosts = ex.unique(parse_smart_host(item, "smart_hosts[%d]" % i) for i, item in enumerate(params.get("smart_hosts") or []))
     routing = params.get("routing") or ("smarthost" if smart_hosts else "dns")
     if routing == "smarthost" and not smart_hosts:
         raise ex.ExchangeInputError("smart_hosts: required when routing=smarthost")
@@ -130,7 +122,7 @@ def build_desired(params):
         raise ex.ExchangeInputError("port: %r is out of range" % port)
     servers = None
     if params.get("source_transport_servers") is not None:
-        servers = _unique(ex.check_server_name(s, "source_transport_servers[%d]" % i) for i, s in enumerate(params["source_transport_servers"]))
+        servers = ex.unique(ex.check_server_name(s, "source_transport_servers[%d]" % i) for i, s in enumerate(params["source_transport_servers"]))
         if not servers:
             raise ex.ExchangeInputError("source_transport_servers: at least one server is required")
     desired.update(
@@ -279,13 +271,15 @@ _FIELD_OF = {
 }
 
 
-def _needs_credential(desired, current):
+def _username_changed(desired, current):
+    return (current["username"] or "").casefold() != (desired["username"] or "").casefold()
+
+
+def _credential_required(desired, current):
+    """The smart host credential must be sent: a new connector, another user name, or basic authentication newly on."""
     if desired["smarthost_auth"] not in _BASIC:
         return False
-    if current is None or desired["update_password"] == "always":
-        return True
-    username_changed = (current["username"] or "").casefold() != (desired["username"] or "").casefold()
-    return username_changed or current["smarthost_auth"] not in _BASIC
+    return current is None or _username_changed(desired, current) or current["smarthost_auth"] not in _BASIC
 
 
 def plan(desired, current):
@@ -295,61 +289,40 @@ def plan(desired, current):
     if desired["state"] == "absent":
         if current is None:
             return [], before, {}, {}
-        return [{"op": "remove_send_connector", "name": "state", "parameters": {"Identity": name}, "verify": True}], before, {}, {}
+        return [ex.operation("remove_send_connector", "state", {"Identity": name})], before, {}, {}
 
     changes = _changes(desired, current)
-    credential = _needs_credential(desired, current)
-    secrets = {}
-    if credential and not desired["password"]:
-        if current is None or (current["username"] or "").casefold() != (desired["username"] or "").casefold() or current["smarthost_auth"] not in _BASIC:
-            raise ex.ExchangeInputError("password: required to set the smart host credential of %s" % name)
-        credential = False
+    required = _credential_required(desired, current)
+    if required and not desired["password"]:
+        raise ex.ExchangeInputError("password: required to set the smart host credential of %s" % name)
+    # update_password=always sends the password on every run; without a password there is nothing to send.
+    rotate = desired["update_password"] == "always" and desired["smarthost_auth"] in _BASIC
+    credential = bool(desired["password"]) and (required or rotate)
+    extra = {"credential": {"username": desired["username"], "secret": PASSWORD_PARAMETER}} if credential else {}
     ops = []
     if current is None:
-        parameters = dict(changes, Name=name, Usage=desired["usage"])
-        operation = {"op": "new_send_connector", "name": "state", "parameters": parameters, "verify": True}
-        if credential:
-            operation["credential"] = {"username": desired["username"], "secret": PASSWORD_PARAMETER}
-        ops.append(operation)
+        ops.append(ex.operation("new_send_connector", "state", dict(changes, Name=name, Usage=desired["usage"]), **extra))
     elif changes or credential:
         fields = sorted({_FIELD_OF.get(key, key) for key in changes} | ({"password"} if credential else set()))
-        operation = {"op": "set_send_connector", "name": ", ".join(fields), "parameters": dict(changes, Identity=name)}
-        if credential:
-            operation["credential"] = {"username": desired["username"], "secret": PASSWORD_PARAMETER}
         # A password alone cannot be read back: that operation is exempt from verification.
-        operation["verify"] = bool(changes) or (credential and (current["username"] or "").casefold() != (desired["username"] or "").casefold())
-        ops.append(operation)
-    if credential:
-        secrets[PASSWORD_PARAMETER] = desired["password"]
+        verify = bool(changes) or (credential and _username_changed(desired, current))
+        ops.append(ex.operation("set_send_connector", ", ".join(fields), dict(changes, Identity=name), verify=verify, **extra))
     after = _after_view(desired, current)
     if credential:
         after["password"] = "(set)"
-    return ops, before, after, secrets
+    return ops, before, after, ({PASSWORD_PARAMETER: desired["password"]} if credential else {})
+
+
+# Settings the task may leave unmanaged (None in ``desired``): after the change they keep the host's value.
+_OPTIONAL_SETTINGS = ("port", "tls_auth_level", "tls_domain", "use_external_dns", "source_transport_servers", "max_message_size", "fqdn", "enabled")
 
 
 def _after_view(desired, current):
-    def pick(key):
-        return ex.desired_or_current(desired, current, key)
-
-    size = pick("max_message_size")
-    return {
-        "name": desired["name"],
-        "address_spaces": [format_address_space(s) for s in desired["address_spaces"]],
-        "routing": "dns" if desired["dns_routing"] else "smarthost",
-        "smart_hosts": list(desired["smart_hosts"]),
-        "port": pick("port"),
-        "require_tls": desired["require_tls"],
-        "ignore_starttls": desired["ignore_starttls"],
-        "tls_auth_level": pick("tls_auth_level"),
-        "tls_domain": pick("tls_domain"),
-        "smarthost_authentication": desired["smarthost_auth"],
-        "username": desired["username"],
-        "use_external_dns": pick("use_external_dns"),
-        "source_transport_servers": list(pick("source_transport_servers") or []),
-        "max_message_size": ex.format_size(size),
-        "fqdn": pick("fqdn"),
-        "enabled": pick("enabled"),
-    }
+    """``view`` of the connector once the plan has run (None for what a new connector gets by default)."""
+    after = dict(desired)
+    after.update((key, ex.desired_or_current(desired, current, key)) for key in _OPTIONAL_SETTINGS)
+    after["source_transport_servers"] = after["source_transport_servers"] or []
+    return view(after)
 
 
 def report(current):

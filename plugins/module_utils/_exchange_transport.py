@@ -26,16 +26,15 @@ _PARAMETERS = {
 }
 
 
+def _address(value, option):
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ex.ExchangeInputError("%s: %r is not an IP address" % (option, value))
+
+
 def _addresses(values, option):
-    result = []
-    for index, value in enumerate(values):
-        try:
-            address = str(ipaddress.ip_address(str(value).strip()))
-        except ValueError:
-            raise ex.ExchangeInputError("%s[%d]: %r is not an IP address" % (option, index, value))
-        if address not in result:
-            result.append(address)
-    return result
+    return ex.unique(_address(value, "%s[%d]" % (option, index)) for index, value in enumerate(values))
 
 
 def build_desired(params):
@@ -65,13 +64,17 @@ def build_desired(params):
     return desired
 
 
+def _prefix(side):
+    return "External" if side == "external" else "Internal"
+
+
 def decode(document, server):
     raw = document.get("transport_service")
     if not raw:
         return None
     state = {"server": raw.get("identity") or server}
     for side in _SIDES:
-        prefix = "External" if side == "external" else "Internal"
+        prefix = _prefix(side)
         state[side] = {
             "dns_servers": [str(item) for item in raw.get(prefix.lower() + "_dns_servers") or []],
             "dns_adapter_enabled": bool(raw.get(prefix.lower() + "_dns_adapter_enabled")),
@@ -90,10 +93,6 @@ def view(state):
     return result
 
 
-def _prefix(side):
-    return "External" if side == "external" else "Internal"
-
-
 def plan(desired, current):
     """Return ``(operations, before, after)``; a missing transport service is an error."""
     if current is None:
@@ -101,23 +100,18 @@ def plan(desired, current):
     changes, changed_fields = {}, []
     after = {"server": current["server"]}
     for side in _SIDES:
+        after[side] = {}
         for key, template in _PARAMETERS.items():
             want, have = desired[side][key], current[side][key]
             if want is not None and want != have:
                 # An empty list clears the servers ($null for the cmdlet).
                 changes[template % _prefix(side)] = (want or None) if key == "dns_servers" else want
                 changed_fields.append("%s_%s" % (side, key))
-            value = want if want is not None else have
-            after["%s_%s" % (side, key)] = list(value) if isinstance(value, list) else value
+            after[side][key] = want if want is not None else have
     ops = []
     if changes:
-        ops.append({
-            "op": "set_transport_service",
-            "name": ", ".join(changed_fields),
-            "parameters": dict(changes, Identity=desired["server"]),
-            "verify": True,
-        })
-    return ops, view(current), after
+        ops.append(ex.operation("set_transport_service", ", ".join(changed_fields), dict(changes, Identity=desired["server"])))
+    return ops, view(current), view(after)
 
 
 def report(current):
