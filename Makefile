@@ -3,12 +3,11 @@
 SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
-COLLECTION := $(CURDIR)/build/ansible_collections/mailrelay/smtp
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: help bootstrap sync test test-sanity test-units test-lint test-integration \
-        test-molecule demo demo-clean benchmark build changelog
+        test-molecule demo demo-clean benchmark build
 
 help:
 	@echo "make demo        deploy the whole topology on this machine and prove it"

@@ -20,10 +20,9 @@ def summarize(topology):
     """What the description deploys, without any secret: servers, wiring and audit targets."""
     servers = []
     hosts = {}
-    for job in _topology.JOBS:
-        for server in (topology.get(job) or {}).get("servers", []):
-            servers.append({key: server[key] for key in ("job", "host", "address", "port", "hostname", "platform", "instance")})
-            hosts.setdefault(server["host"], []).append(job)
+    for server in _topology.all_servers(topology):
+        servers.append({key: server[key] for key in ("job", "host", "address", "port", "hostname", "platform", "instance")})
+        hosts.setdefault(server["host"], []).append(server["job"])
     wiring = {}
     for host in sorted(hosts):
         for job, variables in _topology.host_jobs(topology, host).items():
@@ -52,9 +51,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        inventory_hosts = params["inventory_hosts"]
         try:
-            topology = _topology.normalize(params["description"], set(inventory_hosts) if inventory_hosts is not None else None)
+            topology = _topology.normalize(params["description"], params["inventory_hosts"])
         except _topology.TopologyError as exc:
             result.update(failed=True, changed=False, msg=str(exc), problems=exc.problems)
             return result

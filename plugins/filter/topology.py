@@ -18,7 +18,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
 
 def _normalize(description, inventory_hosts=None):
     try:
-        return _topology.normalize(description, set(inventory_hosts) if inventory_hosts is not None else None)
+        return _topology.normalize(description, inventory_hosts)
     except _topology.TopologyError as exc:
         raise AnsibleFilterError(str(exc))
 
@@ -31,7 +31,7 @@ def topology_jobs(description, host, inventory_hosts=None):
 def topology_hosts(description):
     """Sorted inventory hostnames that serve at least one job."""
     topology = _normalize(description)
-    return sorted({server["host"] for job in _topology.JOBS for server in (topology.get(job) or {}).get("servers", [])})
+    return sorted({server["host"] for server in _topology.all_servers(topology)})
 
 
 def topology_audit_targets(description):

@@ -89,9 +89,10 @@ def converge_users(current_text, users, rounds=DEFAULT_ROUNDS):
     return text, changes
 
 
-def masked_users(text):
-    """The users file as shown in a diff: logins only, hashes masked."""
-    return "".join("%s:%s\n" % (login, MASK) for login in parse_users(text))
+def masked_users(text, changed=()):
+    """The users file as shown in a diff: logins only, hashes masked; a login in
+    ``changed`` shows that its password changed."""
+    return "".join("%s:%s%s\n" % (login, MASK, " (new password)" if login in changed else "") for login in parse_users(text))
 
 
 def socket_path(name):

@@ -26,6 +26,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl
+
 JOBS = ("submission", "inbound_relay", "hub")
 TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound"))
 PLATFORMS = {
@@ -54,7 +56,6 @@ SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _INSTANCE = re.compile(r"^postfix(-[a-z0-9][a-z0-9_-]*)?$")
-_LOGIN = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
 
 
 class TopologyError(ValueError):
@@ -223,6 +224,13 @@ def _own_address(problems, field, value, domains):
     return "%s@%s" % (local, domain.lower())
 
 
+def _own_addresses(problems, field, value, domains):
+    """The valid addresses of the list ``value``; each bad item is reported as ``field[index]``."""
+    items = _as_list(problems, field, value)
+    addresses = (_own_address(problems, "%s[%d]" % (field, index), item, domains) for index, item in enumerate(items))
+    return [address for address in addresses if address]
+
+
 def _users(problems, spec, domains):
     users = []
     logins = set()
@@ -236,7 +244,8 @@ def _users(problems, spec, domains):
             continue
         _check_keys(problems, where, user, USER_KEYS)
         login = user.get("login")
-        if not isinstance(login, str) or not _LOGIN.match(login):
+        # The logins end up in Dovecot's passwd-file (Postfix submission): its rules apply.
+        if not _dovecot_sasl.valid_login(login):
             problems.add(where + ".login", "required: letters, digits and . _ @ + - only")
         elif login in logins:
             problems.add(where + ".login", "%s is listed twice" % login)
@@ -248,12 +257,7 @@ def _users(problems, spec, domains):
             senders = [login] if is_address(login) else []
             if not senders:
                 problems.add(where + ".senders", "required when the login is not a mail address")
-        senders = [
-            address for address in (
-                _own_address(problems, "%s.senders[%d]" % (where, i), sender, domains)
-                for i, sender in enumerate(_as_list(problems, where + ".senders", senders))
-            ) if address
-        ]
+        senders = _own_addresses(problems, where + ".senders", senders, domains)
         users.append({"login": login, "password": user.get("password"), "senders": senders})
     return users
 
@@ -336,9 +340,11 @@ def _check_wiring(problems, servers):
 def normalize(description, inventory_hosts=None):
     """Validate ``description`` completely; return its normalised form or raise TopologyError.
 
-    ``inventory_hosts`` (optional) is the set of inventory hostnames every
+    ``inventory_hosts`` (optional) are the inventory hostnames every
     ``servers[].host`` must belong to.
     """
+    if inventory_hosts is not None:
+        inventory_hosts = set(inventory_hosts)
     problems = _Problems()
     if not isinstance(description, dict):
         raise TopologyError(["mailrelay_topology: must be a mapping"])
@@ -377,19 +383,9 @@ def normalize(description, inventory_hosts=None):
             if not settings["tls"] and any(server["platform"] == "postfix" for server in job_servers):
                 problems.add("submission.tls", "required: submission accepts passwords only over TLS (cert_file, key_file)")
         elif job == "inbound_relay":
-            settings["recipients"] = [
-                address for address in (
-                    _own_address(problems, "inbound_relay.recipients[%d]" % i, r, domains)
-                    for i, r in enumerate(_as_list(problems, "inbound_relay.recipients", spec.get("recipients")))
-                ) if address
-            ]
+            settings["recipients"] = _own_addresses(problems, "inbound_relay.recipients", spec.get("recipients"), domains)
         elif job == "hub":
-            settings["mailboxes"] = [
-                address for address in (
-                    _own_address(problems, "hub.mailboxes[%d]" % i, m, domains)
-                    for i, m in enumerate(_as_list(problems, "hub.mailboxes", spec.get("mailboxes")))
-                ) if address
-            ]
+            settings["mailboxes"] = _own_addresses(problems, "hub.mailboxes", spec.get("mailboxes"), domains)
         topology[job] = settings
 
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
@@ -400,12 +396,22 @@ def normalize(description, inventory_hosts=None):
     return topology
 
 
+def servers_of(topology, job):
+    """The normalised servers of ``job``; none when the topology has no such job."""
+    return (topology.get(job) or {}).get("servers", [])
+
+
+def all_servers(topology):
+    """Every normalised server, job by job in JOBS order (each names its ``job``)."""
+    return [server for job in JOBS for server in servers_of(topology, job)]
+
+
 def warnings(topology):
     """Settings of a valid description that some of its servers cannot apply, as readable lines."""
     found = []
     outbound = topology["outbound"]
     if outbound["dns_servers"]:
-        for server in (topology.get("hub") or {}).get("servers", []):
+        for server in servers_of(topology, "hub"):
             if server["platform"] == "postfix":
                 # Postfix has no per-instance resolver: it asks the name servers of /etc/resolv.conf.
                 found.append(
@@ -416,7 +422,7 @@ def warnings(topology):
 
 
 def _hops(topology, job):
-    return [{"address": server["address"], "port": server["port"]} for server in (topology.get(job) or {}).get("servers", [])]
+    return [{"address": server["address"], "port": server["port"]} for server in servers_of(topology, job)]
 
 
 def host_jobs(topology, host):
@@ -477,24 +483,24 @@ def audit_targets(topology, credentials=False):
     mailboxes = (topology.get("hub") or {}).get("mailboxes") or []
     users = (topology.get("submission") or {}).get("users") or []
     targets = []
-    for job in JOBS:
-        for server in (topology.get(job) or {}).get("servers", []):
-            target = {
-                "name": "%s %s (%s)" % (job, server["host"], server["address"]),
-                "role": job,
-                "host": server["address"],
-                "port": server["port"],
-                "platform": server["platform"],
-                "own_domains": list(topology["domains"]),
-                "own_recipient": mailboxes[0] if mailboxes else "postmaster",
-            }
-            if job == "submission" and users:
-                user = users[0]
-                target["username"] = user["login"]
-                target["sender"] = user["senders"][0] if user["senders"] else None
-                # An address of the own domains that this user does not own.
-                target["other_sender"] = "mailrelay-audit-spoof@%s" % topology["domains"][0]
-                if credentials:
-                    target["password"] = user["password"]
-            targets.append(target)
+    for server in all_servers(topology):
+        job = server["job"]
+        target = {
+            "name": "%s %s (%s)" % (job, server["host"], server["address"]),
+            "role": job,
+            "host": server["address"],
+            "port": server["port"],
+            "platform": server["platform"],
+            "own_domains": list(topology["domains"]),
+            "own_recipient": mailboxes[0] if mailboxes else "postmaster",
+        }
+        if job == "submission" and users:
+            user = users[0]
+            target["username"] = user["login"]
+            target["sender"] = user["senders"][0] if user["senders"] else None
+            # An address of the own domains that this user does not own.
+            target["other_sender"] = "mailrelay-audit-spoof@%s" % topology["domains"][0]
+            if credentials:
+                target["password"] = user["password"]
+        targets.append(target)
     return targets

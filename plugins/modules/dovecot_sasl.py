@@ -229,19 +229,21 @@ class _Process:
             return rc == 0
         return _pid(self.where) is not None
 
-    def install_unit(self, check_mode):
-        """Write and enable the systemd unit; True when it changed."""
+    def unit_text(self):
+        """The systemd unit to write, or None when it is up to date or systemd does not run."""
         if not self.systemd:
-            return False
-        path = "/etc/systemd/system/" + self.where["unit"]
+            return None
         text = sasl.render_unit(self.name, self.where["config"])
-        if _read(path) == text:
-            return False
-        if not check_mode:
-            _write_atomic(self.module, path, text, 0o644)
-            self._run(["systemctl", "daemon-reload"])
-            self._run(["systemctl", "enable", self.where["unit"]])
-        return True
+        return None if _read(self._unit_path()) == text else text
+
+    def install_unit(self, text):
+        """Write and enable the systemd unit."""
+        _write_atomic(self.module, self._unit_path(), text, 0o644)
+        self._run(["systemctl", "daemon-reload"])
+        self._run(["systemctl", "enable", self.where["unit"]])
+
+    def _unit_path(self):
+        return "/etc/systemd/system/" + self.where["unit"]
 
     def _run(self, argv):
         rc, out, err = self.module.run_command(argv)
@@ -390,7 +392,7 @@ def main():
                 before_header=where["users"] + " (hashes masked)",
                 after_header=where["users"] + " (hashes masked)",
                 before=sasl.masked_users(current_users),
-                after=sasl.masked_users(users_text) if not users_changed else _mark_changed(users_text, changes),
+                after=sasl.masked_users(users_text, changes["changed"]),
             ),
         ],
     )
@@ -404,9 +406,9 @@ def main():
         action = "stopped"
     else:
         action = "none"
-    unit_changed = process.install_unit(check_mode=True)
+    unit_text = process.unit_text()
     result.update(action=action, running=want_running)
-    result["changed"] = config_changed or users_changed or action != "none" or unit_changed
+    result["changed"] = config_changed or users_changed or action != "none" or unit_text is not None
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
 
@@ -416,7 +418,8 @@ def main():
     if users_changed:
         # Readable by Dovecot's auth process (user dovecot), by nobody else.
         _write_atomic(module, where["users"], users_text, 0o640, group="dovecot")
-    process.install_unit(check_mode=False)
+    if unit_text is not None:
+        process.install_unit(unit_text)
     if action == "started":
         process.start(socket_path)
     elif action == "reloaded":
@@ -424,15 +427,6 @@ def main():
     elif action == "stopped":
         process.stop()
     module.exit_json(**result)
-
-
-def _mark_changed(users_text, changes):
-    """Masked users file in which changed passwords are visible as changed."""
-    changed = set(changes["changed"])
-    lines = []
-    for login in sasl.parse_users(users_text):
-        lines.append("%s:%s\n" % (login, sasl.MASK + " (new password)" if login in changed else sasl.MASK))
-    return "".join(lines)
 
 
 if __name__ == "__main__":
