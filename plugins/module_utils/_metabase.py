@@ -134,6 +134,7 @@ REQUIRE_TLS = fact("AccessSSLFlags.require_tls")
 TLS_MANAGED_MASK = REQUIRE_TLS | fact("AccessSSLFlags.require_128bit")
 RELAY_FOR_AUTH_ON = fact("RelayForAuth.enabled")
 SMART_HOST_TYPES = _flag_table("SmartHostType.")
+SMART_HOST_TYPE_NAMES = {value: name for name, value in SMART_HOST_TYPES.items()}
 SERVER_STATES = {value: name for name, value in _flag_table("ServerState.").items()}
 ROUTE_ACTION = _flag_table("RouteAction.")
 OUTBOUND_AUTH = {"anonymous": 0, "basic": fact("outbound.basic"), "integrated": fact("outbound.integrated")}
@@ -146,7 +147,6 @@ DWORD_MAX = 0xFFFFFFFF
 # ---- properties ------------------------------------------------------------------------------
 PropertySpec = namedtuple("PropertySpec", "name type via")
 TYPES = ("DWORD", "BOOL", "STRING", "MULTISZ", "BINARY", "IPSECURITY", "SECRET")
-ACCESS = ("adsi", "wmi")
 
 SERVER_PROPERTIES = tuple(PropertySpec(*item) for item in (
     ("ServerComment", "STRING", "adsi"),
@@ -400,11 +400,6 @@ class _Undecodable:
     def __eq__(self, other):
         return False
 
-    def __ne__(self, other):
-        return True
-
-    __hash__ = None
-
     def describe(self):
         return {"error": self.reason}
 
@@ -488,10 +483,10 @@ SERVER_SETTINGS = (
     ("tls_certificate_thumbprint", lambda props: (props.get("SSLCertHash") or b"").hex().upper(),
      lambda value, props: {"SSLCertHash": bytes.fromhex(value)}),
 )
-# How the desired value of an option compares with the reader's value.
+# How the desired value of an option compares with the reader's value, where the two differ in form
+# (build_server_spec already puts every other option in the reader's form).
 _SERVER_COMPARE = {
     "mail_root": lambda value: tuple(item.lower() for item in _mail_root_dirs(value)),
-    "authentication": lambda value: tuple(name for name in AUTH_FLAGS if name in value),
 }
 
 
@@ -621,10 +616,6 @@ def build_server_spec(params):
 
 
 # ---- views (readable state) ------------------------------------------------------------------
-def _view_access_list(value):
-    return value.describe()
-
-
 def server_view(props, state_name=None, detail=False):
     """Readable settings of a virtual server, keyed like iis_smtp_server's options.
 
@@ -649,10 +640,10 @@ def server_view(props, state_name=None, detail=False):
         "authentication": flag_names((props.get("AuthFlags") or 0) & AUTH_MANAGED_MASK, AUTH_FLAGS),
         "require_tls": bool((props.get("AccessSSLFlags") or 0) & REQUIRE_TLS),
         "relay_for_authenticated": bool(props.get("RelayForAuth")),
-        "relay_ip_list": _view_access_list(relay),
-        "connection_ip_list": _view_access_list(connection),
+        "relay_ip_list": relay.describe(),
+        "connection_ip_list": connection.describe(),
         "smart_host": props.get("SmartHost") or "",
-        "smart_host_type": {v: k for k, v in SMART_HOST_TYPES.items()}.get(props.get("SmartHostType") or 0, str(props.get("SmartHostType"))),
+        "smart_host_type": SMART_HOST_TYPE_NAMES.get(props.get("SmartHostType") or 0, str(props.get("SmartHostType"))),
         "outbound_port": props.get("RemoteSmtpPort"),
         "outbound_tls": bool(route_action & ROUTE_ACTION["ssl"]),
         "outbound_authentication": _outbound_auth(route_action),
@@ -688,11 +679,10 @@ def open_relay_risks(props):
     list decides. A grant-by-default list, or a grant wider than /BROAD_PREFIX,
     lets strangers (or a NAT device's inside address) relay.
     """
-    if not (props.get("AuthFlags") or 0) & AUTH_FLAGS["anonymous"]:
+    # Unset is Windows' restrictive default ("only the list below", empty).
+    if not (props.get("AuthFlags") or 0) & AUTH_FLAGS["anonymous"] or props.get("RelayIpList") is None:
         return []
     relay = _read_access_list(props, "RelayIpList")
-    if props.get("RelayIpList") is None:
-        return []
     if isinstance(relay, _Undecodable):
         return ["relay_ip_list is unreadable (%s): set relay_ip_list explicitly" % relay.reason]
     risks = []
@@ -745,19 +735,19 @@ def _secret_op(server_name, key, domain=None):
     return operation
 
 
-def _apply_settings(settings, desired, props, compare=None, force=False):
-    """Property values that take ``props`` to ``desired``; returns (working props, changed names in order).
+def _apply_settings(desired, props, force=False):
+    """Server property values that take ``props`` to ``desired``; returns (working props, changed names in order).
 
     ``force`` writes every desired setting: a new virtual server inherits
     service-level values that must not be mistaken for its own.
     """
     working = dict(props)
     changed = []
-    for option, reader, writer in settings:
+    for option, reader, writer in SERVER_SETTINGS:
         value = desired.get(option)
         if value is None:
             continue
-        wanted = (compare or {}).get(option, lambda item: item)(value)
+        wanted = _SERVER_COMPARE[option](value) if option in _SERVER_COMPARE else value
         if not force and reader(working) == wanted:
             continue
         for name, new in writer(value, working).items():
@@ -790,7 +780,19 @@ def _binding_conflicts(spec, host, own):
     return errors, warnings
 
 
-def plan_server(spec, host, secret_key="outbound_password"):
+def _password_due(current, working, new, update_password):
+    """Whether to write RoutePassword, which cannot be read back: on a new key, with update_password
+    ``always``, when none is set, or when the user name or method it belonged to changes."""
+    return (new or update_password == "always" or not current.get("RoutePassword")
+            or (working.get("RouteUserName") or "") != (current.get("RouteUserName") or "")
+            or _outbound_auth(working.get("RouteAction")) != _outbound_auth(current.get("RouteAction")))
+
+
+# The key of the server's outbound password in the payload's Secrets parameter.
+_SERVER_SECRET = "outbound_password"
+
+
+def plan_server(spec, host):
     """Typed operations that take virtual server ``spec['name']`` on ``host`` to ``spec``."""
     plan = ServerPlan()
     server = host.named(spec["name"])
@@ -822,23 +824,18 @@ def plan_server(spec, host, secret_key="outbound_password"):
         plan.before = server_view(current)
         base = current
 
-    working, changed = _apply_settings(SERVER_SETTINGS, spec, base, _SERVER_COMPARE, force=creating)
+    working, changed = _apply_settings(spec, base, force=creating)
     if creating:
         # create_server already wrote these two.
         changed = [prop for prop in changed if prop not in ("ServerComment", "ServerBindings")]
     for prop in changed:
         plan.operations.append(_set_op(name, SERVER_SPEC[prop], working[prop]))
 
-    # The password cannot be read back: write it when it is new or its context changed.
     password = spec.get("outbound_password")
-    if password is not None:
-        context_changed = any(prop in changed for prop in ("RouteUserName", "RouteAction")) and (
-            (working.get("RouteUserName") or "") != (current.get("RouteUserName") or "")
-            or _outbound_auth(working.get("RouteAction")) != _outbound_auth(current.get("RouteAction")))
-        if creating or spec["update_password"] == "always" or context_changed or not current.get("RoutePassword"):
-            plan.operations.append(_secret_op(name, secret_key))
-            plan.secrets[secret_key] = password
-            working["RoutePassword"] = True
+    if password is not None and _password_due(current, working, creating, spec["update_password"]):
+        plan.operations.append(_secret_op(name, _SERVER_SECRET))
+        plan.secrets[_SERVER_SECRET] = password
+        working["RoutePassword"] = True
 
     state_now = "stopped" if creating else SERVER_STATES.get(current.get("ServerState"), "unknown")
     state_after = state_now
@@ -972,6 +969,10 @@ class DomainPlan(ServerPlan):
     pass
 
 
+# What an unset domain property means, for comparing with a desired value.
+DOMAIN_DEFAULTS = {"RouteAction": 0, "RouteActionString": "", "RouteUserName": ""}
+
+
 def plan_domains(server_name, specs, host, exclusive=False, update_password="on_change", missing_server_ok=False):
     """Typed operations that take the domains of virtual server ``server_name`` to ``specs``.
 
@@ -999,30 +1000,33 @@ def plan_domains(server_name, specs, host, exclusive=False, update_password="on_
                 after[key] = "(absent)"
             continue
         props = domain.props if domain is not None else {}
+        domain_name = spec["name"] if domain is None else domain.name
         target = _domain_target(spec, props)
         ops = []
         if domain is None:
-            ops.append({"op": "create_domain", "server": server_name, "domain": spec["name"]})
+            ops.append({"op": "create_domain", "server": server_name, "domain": domain_name})
         for prop, value in target.items():
-            if domain is None or (props.get(prop) or DOMAIN_DEFAULTS.get(prop)) != value:
-                if domain is None and not value and prop != "RouteAction":
-                    continue
-                ops.append(_set_op(server_name, DOMAIN_SPEC[prop], value, domain=spec["name"] if domain is None else domain.name))
+            if domain is None:
+                # A new key starts empty: write RouteAction and whatever is not empty.
+                write = prop == "RouteAction" or bool(value)
+            else:
+                write = (props.get(prop) or DOMAIN_DEFAULTS.get(prop)) != value
+            if write:
+                ops.append(_set_op(server_name, DOMAIN_SPEC[prop], value, domain=domain_name))
         merged = dict(props)
         merged.update(target)
         password = spec.get("password")
-        if password is not None:
-            context_changed = (props.get("RouteUserName") or "") != spec["username"] or _outbound_auth(props.get("RouteAction")) != spec["authentication"]
-            if domain is None or update_password == "always" or context_changed or not props.get("RoutePassword"):
-                secret_key = "domain:" + spec["name"]
-                ops.append(_secret_op(server_name, secret_key, domain=spec["name"] if domain is None else domain.name))
-                plan.secrets[secret_key] = password
-                merged["RoutePassword"] = True
+        password_written = password is not None and _password_due(props, merged, domain is None, update_password)
+        if password_written:
+            secret_key = "domain:" + spec["name"]
+            ops.append(_secret_op(server_name, secret_key, domain=domain_name))
+            plan.secrets[secret_key] = password
+            merged["RoutePassword"] = True
         if ops:
             plan.operations.extend(ops)
             before[key] = domain_view(domain) if domain is not None else "(absent)"
             after[key] = domain_view(Domain(spec["name"], merged))
-            if password is not None and merged.get("RoutePassword") and any(op["op"] == "set_secret" for op in ops):
+            if password_written:
                 after[key]["password"] = "(new value)"
 
     if exclusive:
@@ -1037,9 +1041,6 @@ def plan_domains(server_name, specs, host, exclusive=False, update_password="on_
         plan.before = {"server": server_name, "domains": before}
         plan.after = {"server": server_name, "domains": after}
     return plan
-
-
-DOMAIN_DEFAULTS = {"RouteAction": 0, "RouteActionString": "", "RouteUserName": ""}
 
 
 def domain_views(server):

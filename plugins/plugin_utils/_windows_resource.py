@@ -99,12 +99,8 @@ class WindowsResourceAction(ActionBase):
         raise NotImplementedError
 
     def read_parameters(self, params):
-        """Parameters of the read payload (which object to read)."""
+        """Parameters that say which objects to read, in both modes (apply returns the state after)."""
         return {}
-
-    def apply_parameters(self, params):
-        """Parameters of the apply payload besides ``Operations``."""
-        return self.read_parameters(params)
 
     def connection_secrets(self, params):
         """Secrets both payload calls need (e.g. a session password), as SecureString parameters."""
@@ -153,8 +149,8 @@ class WindowsResourceAction(ActionBase):
     def _converge(self, params, task_vars):
         desired = self.build_desired(params)
         session_secrets = self.connection_secrets(params)
-        read_params = dict(self.read_parameters(params), Mode=READ)
-        current = self.decode(params, run_payload(self, task_vars, self.payload, read_params, session_secrets))
+        scope = self.read_parameters(params)
+        current = self.decode(params, run_payload(self, task_vars, self.payload, dict(scope, Mode=READ), session_secrets))
         if not self.supports_apply:
             return dict(changed=False, **self.report(params, desired, current))
 
@@ -166,7 +162,7 @@ class WindowsResourceAction(ActionBase):
             result.update(self.report(params, desired, current))
             return result
 
-        apply_params = dict(self.apply_parameters(params), Mode=APPLY, Operations=plan.operations)
+        apply_params = dict(scope, Mode=APPLY, Operations=plan.operations)
         apply_secrets = dict(session_secrets, **plan.secrets)
         after = self.decode(params, run_payload(self, task_vars, self.payload, apply_params, apply_secrets))
         # Write-only settings (passwords) cannot be read back; their operations carry verify=False.

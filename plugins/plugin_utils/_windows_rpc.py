@@ -44,13 +44,12 @@ _payload_cache = {}
 class PayloadError(Exception):
     """A payload failed on the host, or returned something that is not its contract."""
 
-    def __init__(self, payload, message, code=None, records=None):
+    def __init__(self, payload, message, code=None):
         super().__init__(message)
         self.payload = payload
         self.message = message
         # ``code`` comes from a ``MAILRELAY:<code>:`` error raised by the payload itself.
         self.code = code
-        self.records = records or []
 
 
 def payload_path(name):
@@ -99,11 +98,11 @@ def failure_from_result(name, result):
     for text in texts:
         match = _KNOWN_FAILURE.search(text)
         if match:
-            return PayloadError(name, match.group("text").strip(), code=match.group("code"), records=records)
+            return PayloadError(name, match.group("text").strip(), code=match.group("code"))
     if result.get("unreachable"):
-        return PayloadError(name, "host unreachable: %s" % result.get("msg", ""), code="unreachable", records=records)
+        return PayloadError(name, "host unreachable: %s" % result.get("msg", ""), code="unreachable")
     message = "; ".join(texts) or result.get("msg") or "unknown error"
-    return PayloadError(name, message, records=records)
+    return PayloadError(name, message)
 
 
 def decode_result(name, result):

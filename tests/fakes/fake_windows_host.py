@@ -38,9 +38,8 @@ COLLECTIONS_ROOT = os.environ.get("MAILRELAY_FAKE_COLLECTIONS_ROOT") or os.path.
 if COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, COLLECTIONS_ROOT)
 
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _windows_rpc  # noqa: E402
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase  # noqa: E402
-from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import PayloadFailure  # noqa: E402
+from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import PayloadFailure, payload_by_text  # noqa: E402
 
 MAIL_FOLDERS = ("Queue", "Pickup", "Drop", "Badmail")
 _SHOULD_PROCESS = re.compile(r"\[CmdletBinding\([^)]*SupportsShouldProcess")
@@ -104,7 +103,7 @@ class FakeWindowsHost:
         script = args.get("script") or ""
         if check_mode and not _SHOULD_PROCESS.search(script):
             return {"changed": True, "msg": "skipped, running in check mode"}
-        payload = self._payload_name(script)
+        payload = payload_by_text().get(script)
         parameters = args.get("parameters") or {}
         if payload is not None:
             if check_mode and parameters.get("Mode") == "apply":
@@ -136,13 +135,6 @@ class FakeWindowsHost:
     def _failure(text):
         return {"failed": True, "changed": False, "msg": "Unhandled exception while executing script: %s" % text,
                 "error": [{"exception": {"message": text}, "output": text}], "result": {}}
-
-    @staticmethod
-    def _payload_name(script):
-        for file_name in os.listdir(_windows_rpc.PAYLOAD_DIR):
-            if file_name.endswith(".ps1") and _windows_rpc.load_payload(file_name[:-4]) == script:
-                return file_name[:-4]
-        return None
 
 
 def main():

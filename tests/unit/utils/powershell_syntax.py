@@ -10,24 +10,21 @@ its inputs in a ``param()`` block, and never build script text from data.
 
 from __future__ import annotations
 
-import os
 import re
 
 import tree_sitter_powershell
 from tree_sitter import Language, Parser
 
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _windows_rpc
+from ansible_collections.mailrelay.smtp.tests.unit.utils import windows_action
 
 _PARSER = Parser(Language(tree_sitter_powershell.language()))
+# The payload tests list the payloads through this module too.
+payload_names = windows_action.payload_names
 
 
 def parse(text):
     """Return the tree-sitter tree of PowerShell ``text``."""
     return _PARSER.parse(text.encode("utf-8"))
-
-
-def payload_names():
-    return sorted(name[:-4] for name in os.listdir(_windows_rpc.PAYLOAD_DIR) if name.endswith(".ps1"))
 
 
 def syntax_errors(tree):

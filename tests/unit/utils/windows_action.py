@@ -38,6 +38,16 @@ def make_action(action_class, args, check_mode=False, diff=False, action_name="m
     return action_class(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
 
 
+def payload_names():
+    """Names of the collection's payloads (``plugins/payloads/NAME.ps1``)."""
+    return sorted(name[:-4] for name in os.listdir(_windows_rpc.PAYLOAD_DIR) if name.endswith(".ps1"))
+
+
+def payload_by_text():
+    """{script text: payload name}: a fake host recognises a payload by its exact text."""
+    return {_windows_rpc.load_payload(name): name for name in payload_names()}
+
+
 class PayloadFailure(Exception):
     """Raised by a fake backend to simulate a terminating PowerShell error."""
 
@@ -48,11 +58,7 @@ class WinPowerShellStub:
     def __init__(self, backend):
         self.backend = backend
         self.calls = []
-        self._by_text = {}
-        for file_name in os.listdir(_windows_rpc.PAYLOAD_DIR):
-            if file_name.endswith(".ps1"):
-                name = file_name[:-4]
-                self._by_text[_windows_rpc.load_payload(name)] = name
+        self._by_text = payload_by_text()
 
     def calls_to(self, payload):
         return [call for call in self.calls if call["payload"] == payload]
