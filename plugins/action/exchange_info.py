@@ -28,5 +28,5 @@ class ActionModule(ExchangeAction):
     def decode(self, params, raw):
         return raw
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         return info.report(params, desired, current)

@@ -59,5 +59,5 @@ class ActionModule(ExchangeAction):
         receive.resolve_declared(desired, current["principal_sids"])
         return super().plan(params, desired, current["connector"])
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         return dict(receive.report(current["connector"]), identity=desired["identity"])

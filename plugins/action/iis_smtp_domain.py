@@ -63,6 +63,6 @@ class ActionModule(IisSmtpAction):
             missing_server_ok=self._task.check_mode,
         ))
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         server = current.named(params["server"])
-        return dict(self.plan_report(), domains=_metabase.domain_views(server) if server is not None else [])
+        return dict(self.plan_report(plan), domains=_metabase.domain_views(server) if server is not None else [])

@@ -26,7 +26,7 @@ class ActionModule(IisSmtpAction):
     def read_parameters(self, params):
         return _metabase.read_parameters(domains_of="*" if params["include_domains"] else "")
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         servers = []
         for server in current.servers:
             if params["name"] and server.name.lower() != params["name"].lower():

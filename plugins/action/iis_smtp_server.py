@@ -79,6 +79,6 @@ class ActionModule(IisSmtpAction):
                 % (desired["name"], "; ".join(risks)))
         return self.to_plan(server_plan)
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         server = current.named(desired["name"])
-        return dict(self.plan_report(), server=_metabase.server_report(server) if server is not None else None)
+        return dict(self.plan_report(plan), server=_metabase.server_report(server) if server is not None else None)

@@ -46,7 +46,7 @@ class ExchangeAction(WindowsResourceAction):
         operations, before, after, *secrets = self.resource.plan(desired, current)
         return Plan(operations, ex.diff_text(before), ex.diff_text(after), *secrets)
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         return self.resource.report(current)
 
     def read_scope(self, params):

@@ -2,7 +2,7 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What every IIS SMTP action plugin shares: the payload, decoding, the task's plan, error texts.
+"""What every IIS SMTP action plugin shares: the payload, decoding, plans, error texts.
 
 The payload ``plugins/payloads/iis_smtp.ps1`` serves every IIS SMTP resource:
 ``Mode=read`` returns the metabase state, ``Mode=apply`` executes typed
@@ -27,8 +27,6 @@ class IisSmtpAction(WindowsResourceAction):
     payload = PAYLOAD
     # _metabase raises MetabaseError for bad input; the message names the option.
     input_errors = (_metabase.MetabaseError,)
-    # The first plan is what the task does; the base class plans again only to verify the state after.
-    _task_plan = None
 
     def decode(self, params, raw):
         try:
@@ -38,20 +36,14 @@ class IisSmtpAction(WindowsResourceAction):
             raise PayloadError(self.payload, str(exc))
 
     def to_plan(self, metabase_plan):
-        """The base class's Plan for a ServerPlan/DomainPlan of _metabase; the first one is kept for report()."""
-        if self._task_plan is None:
-            self._task_plan = metabase_plan
+        """The base class's Plan for a ServerPlan/DomainPlan of _metabase."""
         return Plan(metabase_plan.operations, metabase_plan.before, metabase_plan.after,
-                    _metabase.secrets_parameter(metabase_plan.secrets))
+                    _metabase.secrets_parameter(metabase_plan.secrets), metabase_plan.warnings)
 
-    def plan_report(self):
-        """``operations`` (and ``warnings``) of what the task did, for the module result."""
-        if self._task_plan is None:
-            return {}
-        result = {"operations": _metabase.operation_summary(self._task_plan.operations)}
-        if self._task_plan.warnings:
-            result["warnings"] = list(self._task_plan.warnings)
-        return result
+    @staticmethod
+    def plan_report(plan):
+        """``operations`` of what the task did (or would do), for the module result."""
+        return {"operations": _metabase.operation_summary(plan.operations)} if plan is not None else {}
 
     def translate_error(self, error):
         return _metabase.error_message(error.payload, error.code, error.message)

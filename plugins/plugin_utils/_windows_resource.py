@@ -62,13 +62,15 @@ class Plan:
 
     ``secrets`` maps a parameter name to a secret value; operations refer to
     secrets by that name so that no secret travels in ``Operations``.
+    ``warnings`` are shown to the user whether or not the plan is applied.
     """
 
-    def __init__(self, operations=None, before=None, after=None, secrets=None):
+    def __init__(self, operations=None, before=None, after=None, secrets=None, warnings=None):
         self.operations = list(operations or [])
         self.before = before if before is not None else {}
         self.after = after if after is not None else {}
         self.secrets = dict(secrets or {})
+        self.warnings = list(warnings or [])
 
     def __bool__(self):
         return bool(self.operations)
@@ -114,8 +116,11 @@ class WindowsResourceAction(ActionBase):
         """Return a Plan that takes ``current`` to ``desired``."""
         raise NotImplementedError
 
-    def report(self, params, desired, current):
-        """Return values describing ``current`` (the state after any change)."""
+    def report(self, params, desired, current, plan):
+        """Return values describing ``current`` (the state after any change).
+
+        ``plan`` is what this task planned from the state it read (None for read-only resources).
+        """
         return {}
 
     def translate_error(self, error):
@@ -152,14 +157,16 @@ class WindowsResourceAction(ActionBase):
         scope = self.read_parameters(params)
         current = self.decode(params, run_payload(self, task_vars, self.payload, dict(scope, Mode=READ), session_secrets))
         if not self.supports_apply:
-            return dict(changed=False, **self.report(params, desired, current))
+            return dict(changed=False, **self.report(params, desired, current, None))
 
         plan = self.plan(params, desired, current)
         result = dict(changed=bool(plan))
+        if plan.warnings:
+            result["warnings"] = list(plan.warnings)
         if self._task.diff and plan:
             result["diff"] = {"before": plan.before, "after": plan.after}
         if not plan or self._task.check_mode:
-            result.update(self.report(params, desired, current))
+            result.update(self.report(params, desired, current, plan))
             return result
 
         apply_params = dict(scope, Mode=APPLY, Operations=plan.operations)
@@ -172,5 +179,5 @@ class WindowsResourceAction(ActionBase):
             # "some settings refuse to be set"): say which, rather than report success.
             names = sorted({str(op.get("name", op.get("op"))) for op in leftover})
             raise PayloadError(self.payload, "the host did not keep these settings: %s" % ", ".join(names))
-        result.update(self.report(params, desired, after))
+        result.update(self.report(params, desired, after, plan))
         return result

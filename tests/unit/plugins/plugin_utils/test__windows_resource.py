@@ -47,7 +47,7 @@ class ToyAction(WindowsResourceAction):
             secrets["Password"] = params["password"]
         return Plan(ops, before=dict(current), after=dict(current, **desired), secrets=secrets)
 
-    def report(self, params, desired, current):
+    def report(self, params, desired, current, plan):
         return {"values": current}
 
 
