@@ -34,7 +34,12 @@ def run(action_class, host, args):
     return elapsed, stub.modes(), result["changed"]
 
 
+# The goal (issue 5): whatever N, a change costs one read and one apply, a re-run one read.
+EXPECTED_CALLS = {"first": ["read", "apply"], "re-run": ["read"]}
+
+
 def main(sizes):
+    missed = []
     print("%-22s %6s %-7s %-12s %9s" % ("resource", "N", "run", "calls", "seconds"))
     for size in sizes:
         host = FakeMetabase.windows_default()
@@ -47,7 +52,14 @@ def main(sizes):
             for attempt in ("first", "re-run"):
                 elapsed, calls, changed = run(action_class, host, args)
                 print("%-22s %6d %-7s %-12s %9.3f%s" % (label, size, attempt, "+".join(calls), elapsed, "" if changed else "  (no change)"))
+                if calls != EXPECTED_CALLS[attempt] or changed != (attempt == "first"):
+                    missed.append("%s N=%d %s: %s" % (label, size, attempt, "+".join(calls)))
+    if missed:
+        print("goal missed (expected read+apply, then read only): " + "; ".join(missed))
+        return 1
+    print("goal met: one read and at most one apply at every size")
+    return 0
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [10, 100, 1000])
+    sys.exit(main([int(arg) for arg in sys.argv[1:]] or [10, 100, 1000]))
