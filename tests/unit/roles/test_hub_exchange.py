@@ -169,6 +169,20 @@ def test_transport_dns_can_be_left_alone(fake):
     assert fake.transport["EX01"]["ExternalDNSServers"] == ["203.0.113.53"]
 
 
+def test_every_module_gets_the_session_of_the_exchange_role(fake):
+    fake.snapin_installed = False  # a local session would fail: every task must go through the endpoint
+    fake.remote_needs_credential = True
+    runs = converge(
+        fake,
+        exchange_session="remote",
+        exchange_connection_uri="http://ex01.corp.example/PowerShell/",
+        exchange_session_username="CORP\\mailadmin",
+        exchange_session_password="Adm1n-Pass",
+    )
+    assert len(runs) == 5 and all(run.result["changed"] for dummy, run in runs)
+    assert "Adm1n-Pass" not in json.dumps([run.result for dummy, run in runs])
+
+
 def test_ipv6_hub_address_is_bracketed(fake):
     converge(fake, hub_address="2001:db8::2")
     assert {str(a) for a, p in fake.connector("EX01", "mailrelay relay")["bindings"]} == {"2001:db8::2"}
