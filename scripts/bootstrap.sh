@@ -10,6 +10,10 @@ apt_packages=(
   dovecot-core swaks sasl2-bin libsasl2-modules
   dnsmasq nftables iproute2 openssl rsync make shellcheck
   python3 python3-venv python3-apt ca-certificates
+  # ansible-test refuses to start without ssh-keygen, even for local targets
+  openssh-client
+  # swaks only speaks STARTTLS with Net::SSLeay (a Recommends, skipped by --no-install-recommends)
+  libnet-ssleay-perl
 )
 
 missing=()
