@@ -24,8 +24,17 @@ def _normalize(description, inventory_hosts=None):
 
 
 def topology_jobs(description, host, inventory_hosts=None):
-    """Role variables of the jobs ``host`` serves, keyed by job."""
+    """Role variables of the jobs ``host`` serves, keyed by job.
+
+    Validates the whole description at each call: a play with many hosts
+    derives once with topology_jobs_by_host and looks each host up.
+    """
     return _topology.host_jobs(_normalize(description, inventory_hosts), host)
+
+
+def topology_jobs_by_host(description, inventory_hosts=None):
+    """topology_jobs of every host that serves a job, keyed by inventory hostname; one validation."""
+    return _topology.jobs_by_host(_normalize(description, inventory_hosts))
 
 
 def topology_hosts(description):
@@ -43,6 +52,7 @@ class FilterModule:
     def filters(self):
         return {
             "topology_jobs": topology_jobs,
+            "topology_jobs_by_host": topology_jobs_by_host,
             "topology_hosts": topology_hosts,
             "topology_audit_targets": topology_audit_targets,
         }
