@@ -10,6 +10,8 @@ apt_packages=(
   dovecot-core swaks sasl2-bin libsasl2-modules
   dnsmasq nftables iproute2 openssl rsync make shellcheck
   python3 python3-venv python3-apt ca-certificates
+  # issue 16: playbooks/diagram.yml draws the topology with Graphviz's dot
+  graphviz
 )
 
 missing=()
