@@ -19,7 +19,7 @@ import re
 import shlex
 import shutil
 import subprocess
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import yaml
 

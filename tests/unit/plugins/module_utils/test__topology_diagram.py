@@ -36,8 +36,10 @@ def description():
             "servers": [{"host": "core", "address": "10.0.0.2"}, {"host": "core2", "address": "2001:db8::25", "port": 26}],
             "mailboxes": ["postmaster@example.org"],
         },
-        "outbound": {"method": "smarthost", "smarthost": {"host": "relay.example.com", "port": 587, "tls": "encrypt",
-                                                           "username": "smart-user", "password": "smart-pw"}},
+        "outbound": {
+            "method": "smarthost",
+            "smarthost": {"host": "relay.example.com", "port": 587, "tls": "encrypt", "username": "smart-user", "password": "smart-pw"},
+        },
     }
 
 
@@ -145,7 +147,7 @@ def test_long_lists_are_cut_and_the_same_description_gives_the_same_bytes():
     desc["domains"] = ["d%04d.example" % index for index in range(1000)]
     desc["hub"]["mailboxes"] = ["postmaster@d0000.example"]
     for user in desc["submission"]["users"]:
-        user["senders"] = ["%s@d0000.example" % user["login"].split("@")[0]]
+        user["senders"] = ["%s@d0000.example" % user["login"].split("@", maxsplit=1)[0]]
     source = dot_of(desc, title="Big")
     assert "d0000.example, d0001.example, d0002.example, d0003.example and 996 more" in source
     assert source == dot_of(desc, title="Big")
