@@ -14,6 +14,8 @@ apt_packages=(
   openssh-client
   # swaks only speaks STARTTLS with Net::SSLeay (a Recommends, skipped by --no-install-recommends)
   libnet-ssleay-perl
+  # issue 16: playbooks/diagram.yml draws the topology with Graphviz's dot
+  graphviz
 )
 
 missing=()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one test stage, or all of them in order: sanity units lint integration molecule.
+# Runs one test stage, or all of them in order: sanity units lint ee integration molecule.
 # Called by `make test` after scripts/bootstrap.sh; assumes .venv exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +41,18 @@ stage_molecule() {
   done
 }
 
+# The execution environment (docs/execution-environment.md): the build context
+# the docs show how to make, then what the image would be built from. No
+# container engine here, so the image itself is not built.
+stage_ee() {
+  rm -rf build/ee
+  ansible-galaxy collection build --force --output-path build/ee .
+  ansible-builder create -f ee/execution-environment.yml -c build/ee/context --output-filename Containerfile
+  python -m pytest -p no:cacheprovider -q tests/ee
+}
+
 stages=("$@")
-[[ ${#stages[@]} -eq 0 || ${stages[0]} == all ]] && stages=(sanity units lint integration molecule)
+[[ ${#stages[@]} -eq 0 || ${stages[0]} == all ]] && stages=(sanity units lint ee integration molecule)
 for stage in "${stages[@]}"; do
   echo "=== $stage ==="
   "stage_$stage"

@@ -24,8 +24,9 @@ def summarize(topology):
         servers.append({key: server[key] for key in ("job", "host", "address", "port", "hostname", "platform", "instance")})
         hosts.setdefault(server["host"], []).append(server["job"])
     wiring = {}
+    jobs_by_host = _topology.jobs_by_host(topology)
     for host in sorted(hosts):
-        for job, variables in _topology.host_jobs(topology, host).items():
+        for job, variables in jobs_by_host[host].items():
             wiring.setdefault(host, {})[job] = {
                 name: variables[name]
                 for name in sorted(variables)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology, _topology_diagram
 
 
 def _normalize(description, inventory_hosts=None):
@@ -24,8 +24,17 @@ def _normalize(description, inventory_hosts=None):
 
 
 def topology_jobs(description, host, inventory_hosts=None):
-    """Role variables of the jobs ``host`` serves, keyed by job."""
+    """Role variables of the jobs ``host`` serves, keyed by job.
+
+    Validates the whole description at each call: a play with many hosts
+    derives once with topology_jobs_by_host and looks each host up.
+    """
     return _topology.host_jobs(_normalize(description, inventory_hosts), host)
+
+
+def topology_jobs_by_host(description, inventory_hosts=None):
+    """topology_jobs of every host that serves a job, keyed by inventory hostname; one validation."""
+    return _topology.jobs_by_host(_normalize(description, inventory_hosts))
 
 
 def topology_hosts(description):
@@ -39,10 +48,23 @@ def topology_audit_targets(description):
     return _topology.audit_targets(_normalize(description), credentials=True)
 
 
+def topology_diagram(description, title=None, ipv4_prefix=_topology_diagram.DEFAULT_IPV4_PREFIX,
+                     ipv6_prefix=_topology_diagram.DEFAULT_IPV6_PREFIX):
+    """Graphviz DOT source of the description: hosts by network, mail paths, derived trust; no secret."""
+    for name, value, most in (("ipv4_prefix", ipv4_prefix, 32), ("ipv6_prefix", ipv6_prefix, 128)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+            raise AnsibleFilterError("topology_diagram: %s must be a prefix length between 0 and %d, got %r" % (name, most, value))
+    if title is not None and not isinstance(title, str):
+        raise AnsibleFilterError("topology_diagram: title must be a string, got %r" % (title,))
+    return _topology_diagram.dot_source(_normalize(description), title, ipv4_prefix, ipv6_prefix)
+
+
 class FilterModule:
     def filters(self):
         return {
             "topology_jobs": topology_jobs,
+            "topology_jobs_by_host": topology_jobs_by_host,
             "topology_hosts": topology_hosts,
             "topology_audit_targets": topology_audit_targets,
+            "topology_diagram": topology_diagram,
         }

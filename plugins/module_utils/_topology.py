@@ -425,21 +425,47 @@ def _hops(topology, job):
     return [{"address": server["address"], "port": server["port"]} for server in servers_of(topology, job)]
 
 
-def host_jobs(topology, host):
+class _Wiring:
+    """What every host's derivation shares, worked out once per topology.
+
+    Without it each host would walk every server again (quadratic over a play).
+    """
+
+    def __init__(self, topology):
+        self.hops = {job: _hops(topology, job) for job in JOBS}
+        self.by_host = {}
+        for server in all_servers(topology):
+            self.by_host.setdefault(server["host"], {}).setdefault(server["job"], []).append(server)
+
+    def servers(self, host, job):
+        return self.by_host.get(host, {}).get(job, [])
+
+
+def jobs_by_host(topology):
+    """Role variables of every host that serves a job: ``{host: host_jobs(topology, host)}``.
+
+    One pass over the servers: a play derives this once and each host looks
+    up its own entry. Hosts share the derived lists (next hops, relay clients).
+    """
+    wiring = _Wiring(topology)
+    return {host: host_jobs(topology, host, wiring) for host in wiring.by_host}
+
+
+def host_jobs(topology, host, wiring=None):
     """Role variables for every job ``host`` serves: ``{job: {variable: value}}``.
 
     Keys are the role variable names (``submission_address``...), so a play can
-    pass them straight to the job role.
+    pass them straight to the job role. ``wiring`` (from jobs_by_host) saves
+    deriving the shared parts again for each host.
     """
     jobs = {}
-    hubs = _hops(topology, "hub")
+    wiring = wiring or _Wiring(topology)
+    hubs = wiring.hops["hub"]
     for job in JOBS:
         settings = topology.get(job)
         if not settings:
             continue
-        for server in settings["servers"]:
-            if server["host"] != host:
-                continue
+        for server in wiring.servers(host, job):
             variables = {
                 "platform": server["platform"],
                 "instance": server["instance"],
@@ -462,8 +488,8 @@ def host_jobs(topology, host):
                 outbound = topology["outbound"]
                 variables.update(
                     domains=topology["domains"],
-                    relay_clients=[{"address": hop["address"]} for hop in _hops(topology, "submission")],
-                    inbound_relays=[{"address": hop["address"]} for hop in _hops(topology, "inbound_relay")],
+                    relay_clients=[{"address": hop["address"]} for hop in wiring.hops["submission"]],
+                    inbound_relays=[{"address": hop["address"]} for hop in wiring.hops["inbound_relay"]],
                     mailboxes=settings["mailboxes"],
                     outbound_method=outbound["method"],
                     smarthost=outbound["smarthost"],

@@ -18,8 +18,8 @@ description:
     starts with the field it is about, for example C(hub.servers[0].address).
   - Returns the servers, the wiring derived from the description (next hops of the relays, the hub's
     relay allow-list) and one audit target per server, without any secret.
-  - The role variables each host receives come from the filter P(mailrelay.smtp.topology_jobs#filter), so that
-    secrets never appear in a task result. See C(docs/topology.md).
+  - The role variables each host receives come from the filter P(mailrelay.smtp.topology_jobs_by_host#filter) (once
+    per play) or P(mailrelay.smtp.topology_jobs#filter), so that secrets never appear in a task result. See C(docs/topology.md).
   - Runs on the controller only; it never contacts a host.
 author: Mailrelay Maintainers (@mailrelay)
 attributes:

@@ -220,3 +220,61 @@ def test_audit_targets_name_every_server():
 def test_audit_targets_carry_the_password_only_when_asked():
     targets = _topology.audit_targets(_topology.normalize(description()), credentials=True)
     assert targets[0]["password"] == "secret-1" and "password" not in targets[1]
+
+
+def wide_description():
+    """Several hubs, hosts with one, two and three jobs, IIS beside Postfix: every kind of sharing."""
+    desc = description()
+    desc["submission"]["servers"] += [
+        {"host": "edge2", "address": "192.0.2.20", "port": 2587},
+        {"host": "win1", "address": "192.0.2.30", "platform": "iis"},
+        {"host": "all3", "address": "10.0.0.21"},
+    ]
+    desc["inbound_relay"]["servers"] += [{"host": "mx2", "address": "192.0.2.21"}, {"host": "all3", "address": "10.0.0.22"}]
+    desc["hub"]["servers"] += [{"host": "core2", "address": "10.0.0.3", "port": 26}, {"host": "all3", "address": "10.0.0.23"}]
+    desc["outbound"] = {"method": "smarthost", "smarthost": {"host": "192.0.2.99", "tls": "encrypt", "username": "u", "password": "pw"}}
+    return desc
+
+
+def test_jobs_by_host_derives_every_host_as_host_jobs_does():
+    topology = _topology.normalize(wide_description())
+    by_host = _topology.jobs_by_host(topology)
+    servers = _topology.all_servers(topology)
+    assert set(by_host) == {server["host"] for server in servers}
+    for host in by_host:
+        assert by_host[host] == _topology.host_jobs(topology, host)
+    # Each server appears exactly once, under its own host and job, with its own settings.
+    for server in servers:
+        variables = by_host[server["host"]][server["job"]]
+        assert variables["%s_address" % server["job"]] == server["address"]
+        assert variables["%s_port" % server["job"]] == server["port"]
+    assert sorted(by_host["all3"]) == ["hub", "inbound_relay", "submission"]
+    assert _topology.host_jobs(topology, "nobody") == {}
+
+
+def test_jobs_by_host_wires_every_hub_and_every_relay_in_description_order():
+    by_host = _topology.jobs_by_host(_topology.normalize(wide_description()))
+    hubs = [{"address": "10.0.0.2", "port": 25}, {"address": "10.0.0.3", "port": 26}, {"address": "10.0.0.23", "port": 25}]
+    assert by_host["win1"]["submission"]["submission_next_hops"] == hubs
+    assert by_host["mx2"]["inbound_relay"]["inbound_relay_next_hops"] == hubs
+    for hub_host in ("core", "core2", "all3"):
+        hub = by_host[hub_host]["hub"]
+        assert hub["hub_relay_clients"] == [{"address": a} for a in ("192.0.2.10", "192.0.2.20", "192.0.2.30", "10.0.0.21")]
+        assert hub["hub_inbound_relays"] == [{"address": a} for a in ("192.0.2.11", "192.0.2.21", "10.0.0.22")]
+        assert hub["hub_smarthost"]["password"] == "pw"
+    assert by_host["win1"]["submission"]["submission_instance"] == "mailrelay submission"
+
+
+def test_jobs_by_host_walks_the_servers_once(monkeypatch):
+    """One derivation for the whole play: the wiring is built once, not once per host."""
+    topology = _topology.normalize(wide_description())
+    built = []
+    original = _topology._Wiring.__init__
+
+    def counting_init(self, topo):
+        built.append(topo)
+        original(self, topo)
+
+    monkeypatch.setattr(_topology._Wiring, "__init__", counting_init)
+    by_host = _topology.jobs_by_host(topology)
+    assert len(by_host) == 7 and len(built) == 1
