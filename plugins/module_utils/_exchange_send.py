@@ -172,6 +172,8 @@ def decode_connector(raw):
         "tls_domain": raw.get("tls_domain") or None,
         "smarthost_auth": raw.get("smarthost_auth_mechanism") or "None",
         "username": raw.get("username") or None,
+        # Through the remote endpoint the credential may come back deserialized without its user name.
+        "username_readable": raw.get("username_readable") is not False,
         "use_external_dns": bool(raw.get("use_external_dns_servers_enabled")),
         "source_transport_servers": [str(s) for s in raw.get("source_transport_servers") or []],
         "max_message_size": ex.size_from_host(raw.get("max_message_size")),
@@ -200,7 +202,7 @@ def view(connector):
         "tls_auth_level": connector["tls_auth_level"],
         "tls_domain": connector["tls_domain"],
         "smarthost_authentication": connector["smarthost_auth"],
-        "username": connector["username"],
+        "username": connector["username"] if connector.get("username_readable", True) else UNREADABLE_USERNAME,
         "use_external_dns": connector["use_external_dns"],
         "source_transport_servers": list(connector["source_transport_servers"]),
         "max_message_size": ex.format_size(connector["max_message_size"]),
@@ -271,7 +273,15 @@ _FIELD_OF = {
 }
 
 
+# Shown for a credential whose user name the host did not return (see decode_connector).
+UNREADABLE_USERNAME = "(set; the user name is not readable through this session)"
+
+
 def _username_changed(desired, current):
+    """Whether the host's user name differs; one the host cannot return is unknown, not changed
+    (else every run would resend the password and the check after apply could never pass)."""
+    if not current.get("username_readable", True):
+        return False
     return (current["username"] or "").casefold() != (desired["username"] or "").casefold()
 
 

@@ -54,7 +54,15 @@ class ExchangeAction(WindowsResourceAction):
         raise NotImplementedError
 
     def read_parameters(self, params):
+        self._session_warnings = ex.session_warnings(params)
         return dict(ex.session_parameters(params), **self.read_scope(params))
+
+    def run(self, tmp=None, task_vars=None):
+        self._session_warnings = []
+        result = super().run(tmp, task_vars)
+        if self._session_warnings:
+            result["warnings"] = list(result.get("warnings") or []) + self._session_warnings
+        return result
 
     def connection_secrets(self, params):
         return ex.session_secrets(params)

@@ -111,8 +111,10 @@ def test_a_read_runs_no_operation_and_needs_no_write_cmdlet(fake):
     document = fake.handle("exchange", {"Mode": "read", "AcceptedDomains": True}, {})
     assert [d["domain_name"] for d in document["accepted_domains"]] == ["corp.example"]
     assert fake.cmdlets_called() == ["Get-AcceptedDomain"]
+    # Apply imports the cmdlets of its operations only: an apply without them needs none.
+    fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": []}, {})
     with pytest.raises(PayloadFailure, match="access_denied: this account may not run Remove-AcceptedDomain"):
-        fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": []}, {})
+        fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": [operation]}, {})
 
 
 def test_the_read_uses_the_payloads_property_views(fake):
