@@ -47,9 +47,21 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
 
 # ---- facts, in one place ----------------------------------------------------------------------
 # confidence: "high" = Microsoft's metabase reference or several independent public samples agree;
-# "medium" = one good source or a consistent inference from several; "low" = inferred, unverified.
+# "medium" = one good source or a consistent inference from several; "low" = inferred, unverified;
+# "unconfirmed" = inferred, and a task that relies on it says so in its result (UNCONFIRMED below).
 # Nothing here has been confirmed on a live Windows host yet (docs/windows.md says the same).
 Fact = namedtuple("Fact", "key value confidence source")
+
+# "Allow incoming mail to be relayed to this domain" (a remote domain's dialog in IIS 6 Manager) as
+# RouteAction bit 0x1000 (DOMAIN_RELAY). UNCONFIRMED: the IIS setup sources confirm only DROP 1,
+# SMARTHOST 2, SSL 4, ALIAS 0x10, DELIVER 0x20, DEFAULT 0x40 and ETRN 0x200; 0x1000 comes from the
+# RouteAction bit list in public material and the value 4098 (0x1002) seen for relay + smart host.
+# The inbound relay job depends on it and fails closed: if IIS ignores the bit, mail for the own
+# domains is refused, never relayed elsewhere.
+ALLOW_RELAY_TO_DOMAIN = 0x1000
+# ServerCommand (metabase ID 1012, VOLATILE DWORD): 1 start, 2 stop, 4 pause, 8 continue. Microsoft's
+# reference lists it for web and FTP sites only; the IIS console is said to write it for SMTP too.
+SERVER_COMMAND = {"start": 1, "stop": 2}
 
 FACTS = (
     Fact("AuthFlags.anonymous", 0x1, "high", "IIS 6 metabase reference (AuthFlags: AuthAnonymous)"),
@@ -83,8 +95,9 @@ FACTS = (
     Fact("RouteAction.etrn_cmd", 0x200, "medium", "RouteAction bit list"),
     Fact("RouteAction.ip_relay", 0x400, "medium", "RouteAction bit list"),
     Fact("RouteAction.auth_relay", 0x800, "medium", "RouteAction bit list"),
-    Fact("RouteAction.domain_relay", 0x1000, "low",
-         "RouteAction bit list; that 'allow incoming mail to be relayed to this domain' sets it (4098 = 0x1002) is inferred"),
+    Fact("RouteAction.domain_relay", ALLOW_RELAY_TO_DOMAIN, "unconfirmed",
+         "RouteAction bit list; that 'allow incoming mail to be relayed to this domain' sets it (4098 = 0x1002) is inferred; "
+         "the IIS setup sources confirm only 1, 2, 4, 0x10, 0x20, 0x40 and 0x200"),
     Fact("RouteAction.cside_turn", 0x2000, "medium", "RouteAction bit list"),
     Fact("RouteAction.cside_etrn", 0x4000, "medium", "RouteAction bit list"),
     Fact("RouteAction.disable_etrn", 0x8000, "medium", "RouteAction bit list"),
@@ -96,15 +109,27 @@ FACTS = (
     Fact("DefaultDomain.keep_override", "UpdatedDefaultDomain", "medium", "windows-facts.md: UpdatedDefaultDomain=True keeps DefaultDomain"),
     Fact("ServerBindings.all_unassigned", "", "high", "ServerBindings reference: empty IP = all unassigned"),
     Fact("ServerBindings.unique", True, "high", "the same IP:port on two virtual servers stops the second from starting"),
-    Fact("RelayIpList.unset_means", "only the list below, empty", "medium", "Salt win_smtp_server docstring (None = restrictive)"),
+    Fact("RelayIpList.unset_means", "only the list below, empty", "medium",
+         "Salt win_smtp_server docstring: None is the restrictive 'Only the list below' with an empty list"),
     Fact("RelayIpList.empty_means", "all except the list below", "high", "Salt docstring and facts vector V6"),
     Fact("RelayIpList.access", "wmi", "high", "public scripts and Salt write IIsSmtpServerSetting.RelayIpList (uint8[]) then Put()"),
     Fact("IPSecurity.access", "adsi", "medium", "public scripts: IIsIPSecurity object through InvokeMember, then CommitChanges"),
     Fact("server.create", "Children.Add(n, 'IIsSmtpServer') + ServerComment/ServerBindings + CommitChanges", "medium",
          "windows-facts.md (next free index, Create, SetInfo)"),
-    Fact("server.start_stop", "ADSI Start()/Stop() methods", "low", "documented for IIsWebServer/IIsFtpServer; for SMTP unverified"),
+    Fact("server.start_stop", "ServerCommand 1/2, then ADSI Start()/Stop() if ServerState does not follow", "unconfirmed",
+         "ServerCommand reference (ID 1012) and the ADSI methods both list web and FTP sites only; the IIS console writes "
+         "ServerCommand for SMTP (issue 15 review), unverified"),
+    Fact("server.child_keys", (("Domain", "IIsConfigObject"), ("Root", "IIsSmtpVirtualDir")), "medium",
+         "IIS 6 metabase reference: IIsSmtpDomain keys live under /LM/SMTPSVC/n/Domain and each server has a ROOT "
+         "IIsSmtpVirtualDir, as IIS 6 Manager creates them; the Domain container's class IIsConfigObject is inferred"),
+    Fact("Root.default_path", "C:\\Inetpub\\mailroot", "medium", "the SMTP Server feature's mail root, used when mail_root is not given"),
+    Fact("server.default_index", 1, "high",
+         "Exchange 2003 SMTP design guide: /LM/SmtpSvc/1 is the default virtual server; Salt's win_smtp_server and Chef's "
+         "iis_smtp address SmtpSvc/1 by default, so deleting it breaks them"),
     Fact("domain.create", "Children.Add(name, 'IIsSmtpDomain') + RouteAction + CommitChanges", "medium", "KB Q183476 via windows-facts.md"),
-    Fact("SSLCertHash.location", "/LM/SMTPSVC/n", "medium", "IIS 6 SDK lists SSLCertHash (BINARY) for IIsSmtpServer"),
+    Fact("SSLCertHash.location", "/LM/SMTPSVC/n", "unconfirmed",
+         "the metabase reference lists SSLCertHash for SMTP only on the read-only WMI class IIsSmtpServer; that writing it "
+         "through ADSI selects the STARTTLS certificate is unverified"),
     Fact("mail_root.layout", ("Queue", "Pickup", "Drop", "Badmail"), "low",
          "QueueDirectory/PickupDirectory/DropDirectory/BadMailDirectory as subfolders of one root, as the wizard does; unverified"),
     Fact("open_relay.broad_prefix", 24, "policy", "this collection's rule: a relay grant wider than /24 counts as broad"),
@@ -139,7 +164,19 @@ SERVER_STATES = {value: name for name, value in _flag_table("ServerState.").item
 ROUTE_ACTION = _flag_table("RouteAction.")
 OUTBOUND_AUTH = {"anonymous": 0, "basic": fact("outbound.basic"), "integrated": fact("outbound.integrated")}
 OUTBOUND_MANAGED_MASK = ROUTE_ACTION["ssl"] | ROUTE_ACTION["sasl"] | ROUTE_ACTION["auth_ntlm"] | ROUTE_ACTION["auth_cleartext"] | ROUTE_ACTION["auth_kerberos"]
-DOMAIN_MANAGED_MASK = OUTBOUND_MANAGED_MASK | ROUTE_ACTION["smarthost"] | ROUTE_ACTION["alias"] | ROUTE_ACTION["domain_relay"]
+DOMAIN_MANAGED_MASK = OUTBOUND_MANAGED_MASK | ROUTE_ACTION["smarthost"] | ROUTE_ACTION["alias"] | ALLOW_RELAY_TO_DOMAIN
+SERVER_CHILD_KEYS = fact("server.child_keys")
+DEFAULT_SERVER_INDEX = fact("server.default_index")
+
+# What a task's result says when the task relied on an unconfirmed fact (key of FACTS -> text).
+UNCONFIRMED = {
+    "RouteAction.domain_relay": "allow_relay is written as RouteAction bit 0x1000; that IIS relays to the domain "
+                                "because of this bit is inferred, not confirmed on a live host",
+    "SSLCertHash.location": "tls_certificate_thumbprint is written as SSLCertHash through ADSI; Microsoft lists "
+                            "SSLCertHash for SMTP only on the read-only WMI class, so IIS may ignore it",
+    "server.start_stop": "start and stop write ServerCommand (1 start, 2 stop) and fall back to ADSI Start()/Stop(); "
+                         "Microsoft documents both for web and FTP sites only",
+}
 BROAD_PREFIX = fact("open_relay.broad_prefix")
 MAIL_ROOT_FOLDERS = fact("mail_root.layout")
 DWORD_MAX = 0xFFFFFFFF
@@ -415,7 +452,9 @@ def _read_access_list(props, name):
     value = props.get(name)
     if name == "RelayIpList":
         if value is None:
-            return _Unset("inherited; Windows treats it as 'only the list below', empty")
+            # Not set: "only the list below" with nobody on it (Salt's None), the same as the explicit
+            # deny-by-default empty list, so such a server is not reported as changed on every run.
+            return _ipsec_list.AccessList(False, [])
         try:
             return _ipsec_list.decode_blob(value)
         except _ipsec_list.IpSecListError as exc:
@@ -716,7 +755,13 @@ class ServerPlan:
         self.after = {}
         self.secrets = {}
         self.warnings = []
+        # Texts of UNCONFIRMED facts the plan relies on (the task's result lists them).
+        self.unconfirmed = []
         self.after_props = None
+
+    def relies_on(self, key):
+        if UNCONFIRMED[key] not in self.unconfirmed:
+            self.unconfirmed.append(UNCONFIRMED[key])
 
 
 def _set_op(server_name, spec, value, domain=None):
@@ -780,6 +825,22 @@ def _binding_conflicts(spec, host, own):
     return errors, warnings
 
 
+def _control_op(server_name, command):
+    """start_server/stop_server, with the ServerCommand value the payload writes."""
+    return {"op": command + "_server", "server": server_name, "command": SERVER_COMMAND[command]}
+
+
+def _child_keys(spec):
+    """The keys IIS 6 Manager creates under a new virtual server: the Domain container and ROOT."""
+    children = []
+    for key, key_class in SERVER_CHILD_KEYS:
+        child = {"name": key, "class": key_class}
+        if key_class == "IIsSmtpVirtualDir":
+            child["path"] = spec.get("mail_root") or fact("Root.default_path")
+        children.append(child)
+    return children
+
+
 def _password_due(current, working, new, update_password):
     """Whether to write RoutePassword, which cannot be read back: on a new key, with update_password
     ``always``, when none is set, or when the user name or method it belonged to changes."""
@@ -799,10 +860,15 @@ def plan_server(spec, host):
     name = spec["name"]
     if spec["state"] == "absent":
         if server is not None:
+            if server.index == DEFAULT_SERVER_INDEX:
+                raise MetabaseError(
+                    "state: %r is the default virtual server (#%d); tools and scripts expect it (SmtpSvc/%d), so it is "
+                    "not deleted: use state: stopped" % (name, DEFAULT_SERVER_INDEX, DEFAULT_SERVER_INDEX))
             plan.before = server_view(server.props)
             plan.after = {"name": name, "state": "absent"}
             if SERVER_STATES.get(server.props.get("ServerState")) != "stopped":
-                plan.operations.append({"op": "stop_server", "server": name})
+                plan.operations.append(_control_op(name, "stop"))
+                plan.relies_on("server.start_stop")
             plan.operations.append({"op": "delete_server", "server": name})
         return plan
 
@@ -817,7 +883,8 @@ def plan_server(spec, host):
         current = {}
         plan.before = {"name": name, "state": "absent"}
         plan.operations.append({"op": "create_server", "server": name,
-                                "bindings": [format_binding(address, port) for address, port in spec["bindings"]]})
+                                "bindings": [format_binding(address, port) for address, port in spec["bindings"]],
+                                "children": _child_keys(spec)})
         base = {"ServerComment": name, "ServerBindings": tuple(format_binding(a, p) for a, p in spec["bindings"])}
     else:
         current = server.props
@@ -840,11 +907,15 @@ def plan_server(spec, host):
     state_now = "stopped" if creating else SERVER_STATES.get(current.get("ServerState"), "unknown")
     state_after = state_now
     if spec["state"] == "started" and state_now != "started":
-        plan.operations.append({"op": "start_server", "server": name})
+        plan.operations.append(_control_op(name, "start"))
         state_after = "started"
     elif spec["state"] == "stopped" and state_now != "stopped":
-        plan.operations.append({"op": "stop_server", "server": name})
+        plan.operations.append(_control_op(name, "stop"))
         state_after = "stopped"
+    if state_after != state_now:
+        plan.relies_on("server.start_stop")
+    if spec.get("tls_certificate_thumbprint"):
+        plan.relies_on("SSLCertHash.location")
 
     plan.after_props = working
     plan.after = server_view(working, state_after)
@@ -889,7 +960,7 @@ def domain_view(domain):
     view = {"name": domain.name.lower(), "type": kind, "route_action_flags": flag_names(route_action, ROUTE_ACTION)}
     if kind == "remote":
         view.update(
-            allow_relay=bool(route_action & ROUTE_ACTION["domain_relay"]),
+            allow_relay=bool(route_action & ALLOW_RELAY_TO_DOMAIN),
             smart_host=(props.get("RouteActionString") or "") if route_action & ROUTE_ACTION["smarthost"] else "",
             tls=bool(route_action & ROUTE_ACTION["ssl"]),
             authentication=_outbound_auth(route_action),
@@ -953,7 +1024,7 @@ def _domain_target(spec, props):
         return {"RouteAction": (route_action & ~DOMAIN_MANAGED_MASK) | bits}
     bits = OUTBOUND_AUTH[spec["authentication"]]
     if spec["allow_relay"]:
-        bits |= ROUTE_ACTION["domain_relay"]
+        bits |= ALLOW_RELAY_TO_DOMAIN
     if spec["smart_host"]:
         bits |= ROUTE_ACTION["smarthost"]
     if spec["tls"]:
@@ -1004,7 +1075,9 @@ def plan_domains(server_name, specs, host, exclusive=False, update_password="on_
         target = _domain_target(spec, props)
         ops = []
         if domain is None:
-            ops.append({"op": "create_domain", "server": server_name, "domain": domain_name})
+            # The Domain container is created first when the server has none (a server made by other tools).
+            ops.append({"op": "create_domain", "server": server_name, "domain": domain_name,
+                        "container_class": dict(SERVER_CHILD_KEYS)["Domain"]})
         for prop, value in target.items():
             if domain is None:
                 # A new key starts empty: write RouteAction and whatever is not empty.
@@ -1013,6 +1086,8 @@ def plan_domains(server_name, specs, host, exclusive=False, update_password="on_
                 write = (props.get(prop) or DOMAIN_DEFAULTS.get(prop)) != value
             if write:
                 ops.append(_set_op(server_name, DOMAIN_SPEC[prop], value, domain=domain_name))
+        if spec.get("allow_relay"):
+            plan.relies_on("RouteAction.domain_relay")
         merged = dict(props)
         merged.update(target)
         password = spec.get("password")
@@ -1067,6 +1142,8 @@ ERROR_HINTS = {
                       "another one uses the same address and port",
     "no_server": "the virtual server disappeared between the read and the apply call; run the task again",
     "no_secret": "a password operation found no password (internal error of the collection)",
+    "ipsecurity_missing": "the virtual server has no IIsIPSecurity object through ADSI or WMI (IIsIPSecuritySetting); "
+                          "set the connection control once in IIS 6 Manager, then run the task again",
 }
 
 

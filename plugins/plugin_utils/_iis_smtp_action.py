@@ -38,7 +38,8 @@ class IisSmtpAction(WindowsResourceAction):
     def to_plan(self, metabase_plan):
         """The base class's Plan for a ServerPlan/DomainPlan of _metabase."""
         return Plan(metabase_plan.operations, metabase_plan.before, metabase_plan.after,
-                    _metabase.secrets_parameter(metabase_plan.secrets), metabase_plan.warnings)
+                    _metabase.secrets_parameter(metabase_plan.secrets), metabase_plan.warnings,
+                    metabase_plan.unconfirmed)
 
     @staticmethod
     def plan_report(plan):

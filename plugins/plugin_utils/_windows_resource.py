@@ -62,15 +62,18 @@ class Plan:
 
     ``secrets`` maps a parameter name to a secret value; operations refer to
     secrets by that name so that no secret travels in ``Operations``.
-    ``warnings`` are shown to the user whether or not the plan is applied.
+    ``warnings`` are shown to the user whether or not the plan is applied;
+    ``unconfirmed`` names the inferred facts about the host the plan relies on
+    (returned as ``unconfirmed`` so that nobody mistakes them for verified behaviour).
     """
 
-    def __init__(self, operations=None, before=None, after=None, secrets=None, warnings=None):
+    def __init__(self, operations=None, before=None, after=None, secrets=None, warnings=None, unconfirmed=None):
         self.operations = list(operations or [])
         self.before = before if before is not None else {}
         self.after = after if after is not None else {}
         self.secrets = dict(secrets or {})
         self.warnings = list(warnings or [])
+        self.unconfirmed = list(unconfirmed or [])
 
     def __bool__(self):
         return bool(self.operations)
@@ -163,6 +166,8 @@ class WindowsResourceAction(ActionBase):
         result = dict(changed=bool(plan))
         if plan.warnings:
             result["warnings"] = list(plan.warnings)
+        if plan.unconfirmed:
+            result["unconfirmed"] = list(plan.unconfirmed)
         if self._task.diff and plan:
             result["diff"] = {"before": plan.before, "after": plan.after}
         if not plan or self._task.check_mode:

@@ -115,3 +115,29 @@ def test_check_mode_on_a_fresh_host(windows):
     fresh = host()
     assert fresh.metabase.server_by_name("mailrelay submission")[1] is None
     assert not fresh.features
+
+
+PLATFORM_ONLY = """
+- name: The IIS platform role alone
+  hosts: winfake
+  gather_facts: false
+  roles:
+    - role: mailrelay.smtp.iis_smtp
+      vars:
+        iis_smtp_all_unassigned_servers_state: absent
+"""
+
+
+def test_absent_removes_stray_all_address_servers_but_only_stops_the_default_one(fake_windows, tmp_path):
+    """Issue 15, item 10: the default virtual server #1 survives iis_smtp_all_unassigned_servers_state: absent."""
+    play, host = fake_windows(PLATFORM_ONLY)
+    prepared = host()
+    prepared.metabase.add_server("stray", bindings=(":2525:",))
+    prepared.save(str(tmp_path / "windows.pickle"))
+    report, stats = play()
+    metabase = host().metabase
+    default = metabase.server_by_name("[SMTP Virtual Server #1]")[1]
+    assert default is not None and default["state"] == 4 and default["props"]["ServerAutoStart"] is False
+    assert metabase.server_by_name("stray")[1] is None
+    report, stats = play()
+    assert stats["changed"] == 0, stats

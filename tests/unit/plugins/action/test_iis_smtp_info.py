@@ -35,7 +35,8 @@ def test_reports_every_server_decoded_in_one_read():
     assert stub.calls[0]["parameters"]["DomainsOf"] == "*"
     assert result["changed"] is False and result["service_status"] == "Running"
     default, relay = result["servers"]
-    assert default["bindings"] == ["*:25"] and default["relay_ip_list"].startswith("(not set")
+    # Unset RelayIpList: "only the list below" with nobody on it (issue 15, item 8).
+    assert default["bindings"] == ["*:25"] and default["relay_ip_list"] == {"grant_by_default": False, "entries": []}
     assert relay["relay_ip_list"] == {"grant_by_default": False, "entries": ["10.0.0.0/24", "10.0.1.5/32"]}
     assert relay["authentication"] == ["anonymous"] and relay["relay_for_authenticated"] is True
     assert relay["outbound_authentication"] == "basic" and relay["outbound_tls"] is True

@@ -258,3 +258,26 @@ def test_bad_input_fails_before_any_call(args, fragment):
 def test_argument_spec_rejects_unknown_choices():
     with pytest.raises(AnsibleActionFail, match="authentication"):
         run(FakeMetabase(), dict(SUBMISSION, authentication=["kerberos"]))
+
+
+# ---- issue 15 -------------------------------------------------------------------------------------------
+def test_the_default_virtual_server_is_not_deleted():
+    """Item 10: state absent for server #1 is refused before anything changes; stopping it works."""
+    host = FakeMetabase.windows_default()
+    result, stub = run(host, {"name": "[SMTP Virtual Server #1]", "state": "absent"})
+    assert result["failed"] is True and "default virtual server (#1)" in result["msg"] and "state: stopped" in result["msg"]
+    assert stub.modes() == ["read"] and stored(host, "[SMTP Virtual Server #1]") is not None
+
+
+def test_start_stop_and_certificate_are_reported_as_unconfirmed():
+    """Items 5 and 6: the task's output says what it relied on that no live host has confirmed."""
+    host = FakeMetabase.windows_default()
+    args = dict(SUBMISSION, tls_certificate_thumbprint="01" * 20)
+    result, stub = run(host, args)
+    assert result["changed"] is True
+    assert [op["command"] for op in apply_calls(stub)[0]["parameters"]["Operations"] if op["op"] == "start_server"] == [1]
+    assert any("ServerCommand" in text for text in result["unconfirmed"])
+    assert any("SSLCertHash" in text for text in result["unconfirmed"])
+    result, stub = run(host, args)
+    assert result["changed"] is False and [text for text in result["unconfirmed"] if "SSLCertHash" in text]
+    assert not any("ServerCommand" in text for text in result["unconfirmed"])

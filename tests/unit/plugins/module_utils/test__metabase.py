@@ -15,6 +15,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list,
 from ansible_collections.mailrelay.smtp.plugins.module_utils._metabase import MetabaseError
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import read_state as host_state
+from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import PayloadFailure
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
@@ -44,7 +45,7 @@ def test_every_fact_has_a_known_confidence_and_a_source():
     keys = [fact.key for fact in _metabase.FACTS]
     assert len(keys) == len(set(keys))
     for fact in _metabase.FACTS:
-        assert fact.confidence in ("high", "medium", "low", "policy"), fact
+        assert fact.confidence in ("high", "medium", "low", "unconfirmed", "policy"), fact
         assert fact.source, fact
 
 
@@ -62,7 +63,7 @@ def test_codec_constants_are_the_listed_facts():
 def test_docs_list_every_fact_that_is_not_high_confidence():
     with open(os.path.join(ROOT, "docs", "windows.md"), encoding="utf-8") as handle:
         text = handle.read()
-    missing = [fact.key for fact in _metabase.FACTS if fact.confidence in ("medium", "low") and "`%s`" % fact.key not in text]
+    missing = [fact.key for fact in _metabase.FACTS if fact.confidence in ("medium", "low", "unconfirmed") and "`%s`" % fact.key not in text]
     assert not missing, "docs/windows.md does not list: %s" % ", ".join(missing)
 
 
@@ -174,7 +175,9 @@ def test_create_plan_writes_every_managed_setting_then_starts():
     fake = FakeMetabase.windows_default()
     plan = _metabase.plan_server(spec(), host_state(fake))
     ops = plan.operations
-    assert ops[0] == {"op": "create_server", "server": "mailrelay submission", "bindings": ["192.0.2.10:587:"]}
+    assert ops[0] == {"op": "create_server", "server": "mailrelay submission", "bindings": ["192.0.2.10:587:"],
+                      "children": [{"name": "Domain", "class": "IIsConfigObject"},
+                                   {"name": "Root", "class": "IIsSmtpVirtualDir", "path": "C:\\Inetpub\\mailroot"}]}
     written = {op["name"]: op["value"] for op in ops if op["op"] == "set_property"}
     assert written["AuthFlags"] == 6
     assert written["RelayForAuth"] == -1
@@ -182,7 +185,7 @@ def test_create_plan_writes_every_managed_setting_then_starts():
     assert written["AccessSSLFlags"] == 8
     assert written["UpdatedFQDN"] is True and written["UpdatedDefaultDomain"] is True
     assert base64.b64decode(written["RelayIpList"]) == _ipsec_list.encode_blob(_ipsec_list.AccessList(False))
-    assert ops[-1] == {"op": "start_server", "server": "mailrelay submission"}
+    assert ops[-1] == {"op": "start_server", "server": "mailrelay submission", "command": 1}
     relay_op = [op for op in ops if op.get("name") == "RelayIpList"][0]
     assert (relay_op["type"], relay_op["via"]) == ("BINARY", "wmi")
 
@@ -229,9 +232,10 @@ def test_relay_for_auth_written_as_one_is_read_as_enabled():
 
 def test_removal_stops_then_deletes():
     fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "[smtp virtual server #1]", "state": "absent"}), host_state(fake))
+    fake.add_server("old relay", bindings=(":2525:",))
+    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "OLD relay", "state": "absent"}), host_state(fake))
     assert [op["op"] for op in plan.operations] == ["stop_server", "delete_server"]
-    assert plan.after == {"name": "[smtp virtual server #1]", "state": "absent"}
+    assert plan.after == {"name": "OLD relay", "state": "absent"}
     nothing = _metabase.plan_server(_metabase.build_server_spec({"name": "other", "state": "absent"}), host_state(fake))
     assert nothing.operations == []
 
@@ -424,3 +428,78 @@ def test_wildcard_relay_domain_is_an_open_relay_risk():
 def test_error_message_hints():
     assert "install SMTP-Server" in _metabase.error_message("iis_smtp", "smtp_missing", "no key")
     assert _metabase.error_message("iis_smtp", None, "Access is denied") == "iis_smtp failed on the host: Access is denied"
+
+
+# ---- issue 15 --------------------------------------------------------------------------------------------
+def test_the_default_virtual_server_is_never_deleted():
+    """Item 10: SmtpSvc/1 is what other tools address by default; deleting it is refused, stopping is fine."""
+    fake = FakeMetabase.windows_default()
+    with pytest.raises(MetabaseError, match=r"state: .*default virtual server \(#1\).*use state: stopped"):
+        _metabase.plan_server(_metabase.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "absent"}), host_state(fake))
+    stop = _metabase.plan_server(_metabase.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "stopped"}), host_state(fake))
+    assert [op["op"] for op in stop.operations] == ["set_property", "stop_server"]
+
+
+def test_an_unset_relay_ip_list_is_only_the_list_below_with_nobody_on_it():
+    """Item 8: Salt documents None as the restrictive "only the list below", empty: no change every run."""
+    fake = FakeMetabase()
+    fake.add_server("relay", bindings=["192.0.2.11:25:"])
+    assert "RelayIpList" not in fake.servers[1]["props"]
+    desired = _metabase.build_server_spec({"name": "relay", "relay_ip_list": {"grant_by_default": False, "entries": []}})
+    assert _metabase.plan_server(desired, host_state(fake)).operations == []
+    granting = _metabase.build_server_spec({"name": "relay", "relay_ip_list": {"grant_by_default": False, "entries": ["10.0.0.5"]}})
+    assert [op["name"] for op in _metabase.plan_server(granting, host_state(fake)).operations] == ["RelayIpList"]
+    assert _metabase.server_view(host_state(fake).named("relay").props)["relay_ip_list"] == {"grant_by_default": False, "entries": []}
+
+
+def test_allow_relay_is_one_named_constant_and_reported_as_unconfirmed():
+    """Item 3: 0x1000 lives in one place, and a plan that writes it says it is unconfirmed."""
+    assert _metabase.fact("RouteAction.domain_relay") == _metabase.ALLOW_RELAY_TO_DOMAIN == 0x1000
+    assert _metabase.ROUTE_ACTION["domain_relay"] is _metabase.ALLOW_RELAY_TO_DOMAIN
+    assert _metabase._FACTS["RouteAction.domain_relay"].confidence == "unconfirmed"
+    fake, dummy = domain_host()
+    plan = _metabase.plan_domains("relay", domains({"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2"}),
+                                  host_state(fake, "relay"))
+    assert plan.unconfirmed == [_metabase.UNCONFIRMED["RouteAction.domain_relay"]]
+    assert "0x1000" in plan.unconfirmed[0]
+    no_relay = _metabase.plan_domains("relay", domains({"name": "example.org", "smart_host": "10.0.0.2"}), host_state(fake, "relay"))
+    assert no_relay.unconfirmed == []
+
+
+def test_certificate_thumbprint_and_start_stop_are_reported_as_unconfirmed():
+    """Items 5 and 6: SSLCertHash through ADSI and ServerCommand are inferred for SMTP."""
+    fake = FakeMetabase.windows_default()
+    plan = _metabase.plan_server(spec(tls_certificate_thumbprint="AB" * 20), host_state(fake))
+    assert set(plan.unconfirmed) == {_metabase.UNCONFIRMED["SSLCertHash.location"], _metabase.UNCONFIRMED["server.start_stop"]}
+    assert _metabase._FACTS["SSLCertHash.location"].confidence == "unconfirmed"
+    assert _metabase.SERVER_COMMAND == {"start": 1, "stop": 2}
+    apply(fake, plan)
+    assert _metabase.plan_server(spec(), host_state(fake)).unconfirmed == []
+
+
+def test_a_new_server_has_the_domain_container_so_its_first_domain_can_be_created():
+    """Item 2: the fake refuses a domain under a server without the Domain container, as ADSI does."""
+    fake = FakeMetabase.windows_default()
+    apply(fake, _metabase.plan_server(spec(mail_root="C:\\mail\\submission"), host_state(fake)))
+    index, server = fake.server_by_name("mailrelay submission")
+    assert server["keys"] == {"Domain": {"class": "IIsConfigObject"},
+                              "Root": {"class": "IIsSmtpVirtualDir", "path": "C:\\mail\\submission"}}
+    apply(fake, _metabase.plan_domains("mailrelay submission", domains({"name": "example.org", "smart_host": "10.0.0.2"}),
+                                       host_state(fake, "mailrelay submission")))
+    assert list(fake.servers[index]["domains"]) == ["example.org"]
+
+
+def test_a_server_made_without_the_domain_container_gets_it_with_its_first_domain():
+    fake = FakeMetabase.windows_default()
+    index = fake.add_server("made elsewhere", bindings=["192.0.2.12:25:"])
+    del fake.servers[index]["keys"]["Domain"]
+    plan = _metabase.plan_domains("made elsewhere", domains({"name": "example.org"}), host_state(fake, "made elsewhere"))
+    assert plan.operations[0]["container_class"] == "IIsConfigObject"
+    apply(fake, plan)
+    assert fake.servers[index]["keys"]["Domain"] == {"class": "IIsConfigObject"}
+    old_style = [dict(op) for op in plan.operations]
+    del fake.servers[index]["keys"]["Domain"]
+    fake.servers[index]["domains"].clear()
+    old_style[0].pop("container_class")
+    with pytest.raises(PayloadFailure, match="cannot find the path"):
+        fake.handle("iis_smtp", dict(_metabase.read_parameters(), Mode="apply", Operations=old_style), {})
