@@ -43,7 +43,7 @@ import json
 import re
 from collections import namedtuple
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 
 # ---- facts, in one place ----------------------------------------------------------------------
 # confidence: "high" = Microsoft's metabase reference or several independent public samples agree;
@@ -133,7 +133,7 @@ FACTS = (
     Fact("mail_root.layout", ("Queue", "Pickup", "Drop", "Badmail"), "low",
          "QueueDirectory/PickupDirectory/DropDirectory/BadMailDirectory as subfolders of one root, as the wizard does; unverified"),
     Fact("open_relay.broad_prefix", 24, "policy", "this collection's rule: a relay grant wider than /24 counts as broad"),
-    # The IPSECLIST blob (module_utils/_ipsec_list.py keeps the codec; its inferences are listed here).
+    # The IPSECLIST blob (module_utils/_iis_ip_security_list.py keeps the codec; its inferences are listed here).
     Fact("IPSECLIST.entry_count", "mask + addresses", "high", "vectors V2/V3: byte 44 is N + 1 for N hosts"),
     Fact("IPSECLIST.header_dword16", 1, "low", "1 at offset 16 in every public sample; meaning unknown"),
     Fact("IPSECLIST.grant_by_default", "a grant list with entries means 'only the list below'", "medium",
@@ -454,16 +454,16 @@ def _read_access_list(props, name):
         if value is None:
             # Not set: "only the list below" with nobody on it (Salt's None), the same as the explicit
             # deny-by-default empty list, so such a server is not reported as changed on every run.
-            return _ipsec_list.AccessList(False, [])
+            return _iis_ip_security_list.AccessList(False, [])
         try:
-            return _ipsec_list.decode_blob(value)
-        except _ipsec_list.IpSecListError as exc:
+            return _iis_ip_security_list.decode_blob(value)
+        except _iis_ip_security_list.IpSecurityListError as exc:
             return _Undecodable("RelayIpList cannot be decoded: %s" % exc)
     if value is None:
         return _Unset("inherited; IIS lets every computer connect by default")
     try:
-        return _ipsec_list.decode_strings(value["grant_by_default"], value["ip_grant"], value["ip_deny"])
-    except _ipsec_list.IpSecListError as exc:
+        return _iis_ip_security_list.decode_strings(value["grant_by_default"], value["ip_grant"], value["ip_deny"])
+    except _iis_ip_security_list.IpSecurityListError as exc:
         return _Undecodable("IPSecurity cannot be decoded: %s" % exc)
 
 
@@ -504,9 +504,9 @@ SERVER_SETTINGS = (
     ("relay_for_authenticated", lambda props: bool(props.get("RelayForAuth")),
      lambda value, props: {"RelayForAuth": RELAY_FOR_AUTH_ON if value else 0}),
     ("relay_ip_list", lambda props: _read_access_list(props, "RelayIpList"),
-     lambda value, props: {"RelayIpList": _ipsec_list.encode_blob(value)}),
+     lambda value, props: {"RelayIpList": _iis_ip_security_list.encode_blob(value)}),
     ("connection_ip_list", lambda props: _read_access_list(props, "IPSecurity"),
-     lambda value, props: {"IPSecurity": _ipsec_list.encode_strings(value)}),
+     lambda value, props: {"IPSecurity": _iis_ip_security_list.encode_strings(value)}),
     ("smart_host", lambda props: _lower(props.get("SmartHost") or ""), lambda value, props: {"SmartHost": value}),
     ("smart_host_type", lambda props: props.get("SmartHostType") or 0, lambda value, props: {"SmartHostType": value}),
     ("outbound_port", lambda props: props.get("RemoteSmtpPort"), lambda value, props: {"RemoteSmtpPort": value}),
@@ -549,10 +549,10 @@ def _access_list_option(params, option):
     entries = []
     for position, text in enumerate(value.get("entries") or []):
         try:
-            entries.append(_ipsec_list.parse_entry(text))
-        except _ipsec_list.IpSecListError as exc:
+            entries.append(_iis_ip_security_list.parse_entry(text))
+        except _iis_ip_security_list.IpSecurityListError as exc:
             raise MetabaseError("%s.entries[%d]: %s" % (option, position, exc))
-    return _ipsec_list.AccessList(bool(value.get("grant_by_default")), entries)
+    return _iis_ip_security_list.AccessList(bool(value.get("grant_by_default")), entries)
 
 
 def build_server_spec(params):

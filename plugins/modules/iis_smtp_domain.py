@@ -31,6 +31,9 @@ attributes:
   diff_mode:
     support: full
     description: Before and after of each domain that changes; passwords are never shown.
+  idempotent:
+    support: partial
+    description: A second run changes nothing, except with O(update_password=always), which writes the password every run.
 extends_documentation_fragment:
   - mailrelay.smtp.iis_smtp
 options:

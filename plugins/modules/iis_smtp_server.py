@@ -34,6 +34,9 @@ attributes:
   diff_mode:
     support: full
     description: Before and after, with addresses, authentication methods and flags by name; passwords are never shown.
+  idempotent:
+    support: partial
+    description: A second run changes nothing, except with O(update_password=always), which writes the password every run.
 extends_documentation_fragment:
   - mailrelay.smtp.iis_smtp
 options:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 
 PLAYBOOK = """
 - name: Both IIS jobs on one fake Windows host
@@ -72,7 +72,7 @@ def test_jobs_converge_then_rerun_without_changes(windows):
     assert relay["state"] == 2
     assert relay["props"]["ServerBindings"] == ["192.0.2.11:25:"]
     assert relay["props"]["AuthFlags"] == 1 and relay["props"]["RelayForAuth"] == 0
-    assert _ipsec_list.decode_blob(relay["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(relay["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
     assert relay["props"]["DefaultDomain"] == "inbound-relay.invalid"
     assert relay["props"]["QueueDirectory"] == "C:\\inetpub\\mailrelay\\mailrelay-inbound-relay\\Queue"
     assert {name: domain["props"]["RouteAction"] for name, domain in relay["domains"].items()} == {"example.org": 0x1002, "example.net": 0x1002}

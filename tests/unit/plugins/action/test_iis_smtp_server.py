@@ -13,7 +13,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.mailrelay.smtp.plugins.action.iis_smtp_server import ActionModule
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import apply_calls, run_action
 
@@ -52,7 +52,7 @@ def test_create_reads_once_and_applies_once():
     assert server["props"]["AuthFlags"] == 6
     assert server["props"]["RelayForAuth"] == 0xFFFFFFFF
     assert server["props"]["SmartHost"] == "[10.0.0.2]" and server["props"]["SmartHostType"] == 2
-    assert _ipsec_list.decode_blob(server["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(server["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
     assert result["server"]["index"] == 2
     assert result["server"]["bindings"] == ["192.0.2.10:587"]
     assert result["operations"][0] == "create_server" and result["operations"][-1] == "start_server"
@@ -209,7 +209,7 @@ def test_thousand_relay_addresses_cost_one_read_and_one_apply():
     args = dict(SUBMISSION, relay_ip_list={"grant_by_default": False, "entries": hosts})
     result, stub = run(host, args)
     assert result["changed"] is True and stub.modes() == ["read", "apply"]
-    assert len(_ipsec_list.decode_blob(stored(host)["props"]["RelayIpList"]).entries) == 1000
+    assert len(_iis_ip_security_list.decode_blob(stored(host)["props"]["RelayIpList"]).entries) == 1000
     result, stub = run(host, args)
     assert result["changed"] is False and stub.modes() == ["read"]
 
@@ -221,7 +221,7 @@ def test_undecodable_relay_list_is_replaced_when_managed():
     result, dummy = run(host, SUBMISSION, diff=True)
     assert result["changed"] is True
     assert "cannot be decoded" in json.dumps(result["diff"]["before"]["relay_ip_list"])
-    assert _ipsec_list.decode_blob(stored(host)["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(stored(host)["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
 
 
 def test_connection_control_list():

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list, _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list, _metabase
 from ansible_collections.mailrelay.smtp.plugins.module_utils._metabase import MetabaseError
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import read_state as host_state
@@ -57,7 +57,7 @@ def test_flag_tables_come_from_the_facts():
 
 
 def test_codec_constants_are_the_listed_facts():
-    assert _metabase.fact("IPSECLIST.header_dword16") == _ipsec_list.HEADER_FLAGS
+    assert _metabase.fact("IPSECLIST.header_dword16") == _iis_ip_security_list.HEADER_FLAGS
 
 
 def test_docs_list_every_fact_that_is_not_high_confidence():
@@ -184,7 +184,7 @@ def test_create_plan_writes_every_managed_setting_then_starts():
     assert written["SmartHost"] == "[10.0.0.2]" and written["SmartHostType"] == 2
     assert written["AccessSSLFlags"] == 8
     assert written["UpdatedFQDN"] is True and written["UpdatedDefaultDomain"] is True
-    assert base64.b64decode(written["RelayIpList"]) == _ipsec_list.encode_blob(_ipsec_list.AccessList(False))
+    assert base64.b64decode(written["RelayIpList"]) == _iis_ip_security_list.encode_blob(_iis_ip_security_list.AccessList(False))
     assert ops[-1] == {"op": "start_server", "server": "mailrelay submission", "command": 1}
     relay_op = [op for op in ops if op.get("name") == "RelayIpList"][0]
     assert (relay_op["type"], relay_op["via"]) == ("BINARY", "wmi")
@@ -216,7 +216,7 @@ def test_options_left_out_are_not_managed():
 def test_unmanaged_bits_are_kept():
     fake = FakeMetabase()
     fake.add_server("relay", bindings=["192.0.2.11:25:"], AuthFlags=0x10 | 0x1, RouteAction=0x10000,
-                    RelayIpList=_ipsec_list.encode_blob(_ipsec_list.AccessList(False)))
+                    RelayIpList=_iis_ip_security_list.encode_blob(_iis_ip_security_list.AccessList(False)))
     plan = _metabase.plan_server(_metabase.build_server_spec(
         {"name": "relay", "authentication": ["basic"], "outbound_tls": True}), host_state(fake))
     written = {op["name"]: op["value"] for op in plan.operations}
@@ -300,18 +300,18 @@ def test_mail_root_sets_four_directories():
 
 # ---- open relay rules --------------------------------------------------------------------------
 def _props(auth, relay):
-    return {"AuthFlags": auth, "RelayIpList": None if relay is None else _ipsec_list.encode_blob(relay), "ServerState": 2}
+    return {"AuthFlags": auth, "RelayIpList": None if relay is None else _iis_ip_security_list.encode_blob(relay), "ServerState": 2}
 
 
 @pytest.mark.parametrize("auth, relay, risky", [
-    (1, _ipsec_list.AccessList(True), True),                                  # anonymous + grant all
-    (1, _ipsec_list.AccessList(True, ["192.0.2.66"]), True),                  # anonymous + all except one
-    (1, _ipsec_list.AccessList(False, ["10.0.0.0/8"]), True),                 # broad network
-    (1, _ipsec_list.AccessList(False, ["0.0.0.0/0"]), True),
-    (1, _ipsec_list.AccessList(False, ["10.0.0.0/24", "10.0.1.7"]), False),  # narrow
-    (1, _ipsec_list.AccessList(False), False),
+    (1, _iis_ip_security_list.AccessList(True), True),                                  # anonymous + grant all
+    (1, _iis_ip_security_list.AccessList(True, ["192.0.2.66"]), True),                  # anonymous + all except one
+    (1, _iis_ip_security_list.AccessList(False, ["10.0.0.0/8"]), True),                 # broad network
+    (1, _iis_ip_security_list.AccessList(False, ["0.0.0.0/0"]), True),
+    (1, _iis_ip_security_list.AccessList(False, ["10.0.0.0/24", "10.0.1.7"]), False),  # narrow
+    (1, _iis_ip_security_list.AccessList(False), False),
     (1, None, False),                                                         # unset: Windows' restrictive default
-    (6, _ipsec_list.AccessList(True), False),                                 # no anonymous access
+    (6, _iis_ip_security_list.AccessList(True), False),                                 # no anonymous access
 ])
 def test_open_relay_risks(auth, relay, risky):
     assert bool(_metabase.open_relay_risks(_props(auth, relay))) is risky
