@@ -19,6 +19,7 @@ import ipaddress
 import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 
 USAGES = {"custom": "Custom", "internal": "Internal", "internet": "Internet", "partner": "Partner"}
 AUTH = {
@@ -293,13 +294,13 @@ def _credential_required(desired, current):
 
 
 def plan(desired, current):
-    """Return ``(operations, before, after, secrets)``."""
+    """The ResourcePlan; its secrets hold the smart host password when it must be sent."""
     before = view(current)
     name = desired["name"]
     if desired["state"] == "absent":
         if current is None:
-            return [], before, {}, {}
-        return [ex.operation("remove_send_connector", "state", {"Identity": name})], before, {}, {}
+            return ResourcePlan([], before, {})
+        return ResourcePlan([ex.operation("remove_send_connector", "state", {"Identity": name})], before, {})
 
     changes = _changes(desired, current)
     required = _credential_required(desired, current)
@@ -320,7 +321,7 @@ def plan(desired, current):
     after = _after_view(desired, current)
     if credential:
         after["password"] = "(set)"
-    return ops, before, after, ({PASSWORD_PARAMETER: desired["password"]} if credential else {})
+    return ResourcePlan(ops, before, after, {PASSWORD_PARAMETER: desired["password"]} if credential else {})
 
 
 # Settings the task may leave unmanaged (None in ``desired``): after the change they keep the host's value.

@@ -15,10 +15,7 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import (
-    Plan,
-    WindowsResourceAction,
-)
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import WindowsResourceAction
 
 PAYLOAD = "exchange"
 
@@ -43,8 +40,9 @@ class ExchangeAction(WindowsResourceAction):
         return self.resource.build_desired(params)
 
     def plan(self, params, desired, current):
-        operations, before, after, *secrets = self.resource.plan(desired, current)
-        return Plan(operations, ex.diff_text(before), ex.diff_text(after), *secrets)
+        plan = self.resource.plan(desired, current)
+        plan.before, plan.after = ex.diff_text(plan.before), ex.diff_text(plan.after)
+        return plan
 
     def report(self, params, desired, current, plan):
         return self.resource.report(current)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import (
     PayloadError,
     run_payload,
@@ -57,26 +58,8 @@ class ResourceInputError(Exception):
     """Bad input found by a resource's own validation; the message names the option."""
 
 
-class Plan:
-    """What a resource must do: typed operations for the apply payload, plus a readable diff.
-
-    ``secrets`` maps a parameter name to a secret value; operations refer to
-    secrets by that name so that no secret travels in ``Operations``.
-    ``warnings`` are shown to the user whether or not the plan is applied;
-    ``unconfirmed`` names the inferred facts about the host the plan relies on
-    (returned as ``unconfirmed`` so that nobody mistakes them for verified behaviour).
-    """
-
-    def __init__(self, operations=None, before=None, after=None, secrets=None, warnings=None, unconfirmed=None):
-        self.operations = list(operations or [])
-        self.before = before if before is not None else {}
-        self.after = after if after is not None else {}
-        self.secrets = dict(secrets or {})
-        self.warnings = list(warnings or [])
-        self.unconfirmed = list(unconfirmed or [])
-
-    def __bool__(self):
-        return bool(self.operations)
+# The one plan shape of every Windows resource (IIS SMTP and Exchange), kept with the pure code.
+Plan = ResourcePlan
 
 
 class WindowsResourceAction(ActionBase):
@@ -116,7 +99,7 @@ class WindowsResourceAction(ActionBase):
         raise NotImplementedError
 
     def plan(self, params, desired, current):
-        """Return a Plan that takes ``current`` to ``desired``."""
+        """Return a ResourcePlan that takes ``current`` to ``desired``."""
         raise NotImplementedError
 
     def report(self, params, desired, current, plan):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_jobs, _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_jobs, _metabase_domain, _metabase_server
 
 PLATFORM = {
     "mail_root_base": "C:\\inetpub\\mailrelay\\",
@@ -106,9 +106,9 @@ def test_the_options_are_ones_the_modules_accept():
     """What the builders produce passes the modules' own validation."""
     for job, settings in (("submission", SUBMISSION), ("inbound_relay", INBOUND)):
         resources = _iis_jobs.resources_for(job, settings, PLATFORM)
-        _metabase.build_server_spec(resources["server"])
+        _metabase_server.build_server_spec(resources["server"])
         if resources["domains"]:
-            assert len(_metabase.build_domain_specs(resources["domains"])) == len(settings["domains"])
+            assert len(_metabase_domain.build_domain_specs(resources["domains"])) == len(settings["domains"])
 
 
 @pytest.mark.parametrize("job, settings, fragment", [

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list, _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list, _metabase, _metabase_domain, _metabase_server
 from ansible_collections.mailrelay.smtp.plugins.module_utils._metabase import MetabaseError
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import read_state as host_state
@@ -32,7 +32,7 @@ SUBMISSION = dict(
 def spec(**overrides):
     params = dict(SUBMISSION)
     params.update(overrides)
-    return _metabase.build_server_spec(params)
+    return _metabase_server.build_server_spec(params)
 
 
 def apply(fake, plan):
@@ -173,7 +173,7 @@ def test_spec_defaults_to_internet_facing_and_always_for_a_smart_host():
 # ---- server plans ----------------------------------------------------------------------------
 def test_create_plan_writes_every_managed_setting_then_starts():
     fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(spec(), host_state(fake))
+    plan = _metabase_server.plan_server(spec(), host_state(fake))
     ops = plan.operations
     assert ops[0] == {"op": "create_server", "server": "mailrelay submission", "bindings": ["192.0.2.10:587:"],
                       "children": [{"name": "Domain", "class": "IIsConfigObject"},
@@ -192,24 +192,24 @@ def test_create_plan_writes_every_managed_setting_then_starts():
 
 def test_applied_plan_leaves_nothing_to_do():
     fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(), host_state(fake)))
-    again = _metabase.plan_server(spec(), host_state(fake))
+    apply(fake, _metabase_server.plan_server(spec(), host_state(fake)))
+    again = _metabase_server.plan_server(spec(), host_state(fake))
     assert again.operations == []
     assert again.before == again.after
 
 
 def test_changing_one_setting_writes_one_property():
     fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(), host_state(fake)))
-    plan = _metabase.plan_server(spec(smart_host="[10.0.0.3]"), host_state(fake))
+    apply(fake, _metabase_server.plan_server(spec(), host_state(fake)))
+    plan = _metabase_server.plan_server(spec(smart_host="[10.0.0.3]"), host_state(fake))
     assert [(op["op"], op["name"], op["value"]) for op in plan.operations] == [("set_property", "SmartHost", "[10.0.0.3]")]
     assert plan.before["smart_host"] == "[10.0.0.2]" and plan.after["smart_host"] == "[10.0.0.3]"
 
 
 def test_options_left_out_are_not_managed():
     fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(), host_state(fake)))
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "mailrelay submission"}), host_state(fake))
+    apply(fake, _metabase_server.plan_server(spec(), host_state(fake)))
+    plan = _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "mailrelay submission"}), host_state(fake))
     assert plan.operations == []
 
 
@@ -217,7 +217,7 @@ def test_unmanaged_bits_are_kept():
     fake = FakeMetabase()
     fake.add_server("relay", bindings=["192.0.2.11:25:"], AuthFlags=0x10 | 0x1, RouteAction=0x10000,
                     RelayIpList=_iis_ip_security_list.encode_blob(_iis_ip_security_list.AccessList(False)))
-    plan = _metabase.plan_server(_metabase.build_server_spec(
+    plan = _metabase_server.plan_server(_metabase_server.build_server_spec(
         {"name": "relay", "authentication": ["basic"], "outbound_tls": True}), host_state(fake))
     written = {op["name"]: op["value"] for op in plan.operations}
     assert written == {"AuthFlags": 0x10 | 0x2, "RouteAction": 0x10000 | 0x4}
@@ -226,36 +226,36 @@ def test_unmanaged_bits_are_kept():
 def test_relay_for_auth_written_as_one_is_read_as_enabled():
     fake = FakeMetabase()
     fake.add_server("relay", bindings=["192.0.2.11:25:"], RelayForAuth=1)
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "relay", "relay_for_authenticated": True}), host_state(fake))
+    plan = _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "relay", "relay_for_authenticated": True}), host_state(fake))
     assert plan.operations == []
 
 
 def test_removal_stops_then_deletes():
     fake = FakeMetabase.windows_default()
     fake.add_server("old relay", bindings=(":2525:",))
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "OLD relay", "state": "absent"}), host_state(fake))
+    plan = _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "OLD relay", "state": "absent"}), host_state(fake))
     assert [op["op"] for op in plan.operations] == ["stop_server", "delete_server"]
     assert plan.after == {"name": "OLD relay", "state": "absent"}
-    nothing = _metabase.plan_server(_metabase.build_server_spec({"name": "other", "state": "absent"}), host_state(fake))
+    nothing = _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "other", "state": "absent"}), host_state(fake))
     assert nothing.operations == []
 
 
 def test_creating_needs_bindings():
     with pytest.raises(MetabaseError, match="bindings: required to create"):
-        _metabase.plan_server(_metabase.build_server_spec({"name": "new"}), host_state(FakeMetabase()))
+        _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "new"}), host_state(FakeMetabase()))
 
 
 def test_duplicate_binding_of_a_running_server_is_refused_for_started():
     fake = FakeMetabase()
     fake.add_server("other", bindings=["192.0.2.10:587:"])
     with pytest.raises(MetabaseError, match="192.0.2.10:587 is already used by virtual server 'other'"):
-        _metabase.plan_server(spec(), host_state(fake))
-    plan = _metabase.plan_server(spec(state="present"), host_state(fake))
+        _metabase_server.plan_server(spec(), host_state(fake))
+    plan = _metabase_server.plan_server(spec(state="present"), host_state(fake))
     assert any("already used" in warning for warning in plan.warnings)
 
 
 def test_default_server_on_all_addresses_is_a_warning():
-    plan = _metabase.plan_server(spec(bindings=[{"address": "192.0.2.10", "port": 25}]), host_state(FakeMetabase.windows_default()))
+    plan = _metabase_server.plan_server(spec(bindings=[{"address": "192.0.2.10", "port": 25}]), host_state(FakeMetabase.windows_default()))
     assert any("all unassigned addresses, port 25" in warning for warning in plan.warnings)
 
 
@@ -264,13 +264,13 @@ def test_two_servers_with_one_name_are_ambiguous():
     fake.add_server("twin", bindings=["192.0.2.1:25:"])
     fake.add_server("Twin", bindings=["192.0.2.2:25:"])
     with pytest.raises(MetabaseError, match="2 virtual servers are named"):
-        _metabase.plan_server(spec(name="twin"), host_state(fake))
+        _metabase_server.plan_server(spec(name="twin"), host_state(fake))
 
 
 def test_password_written_on_create_and_on_account_change_only():
     fake = FakeMetabase.windows_default()
     desired = spec(outbound_authentication="basic", outbound_username="relay", outbound_password="pw1", outbound_tls=True)
-    plan = _metabase.plan_server(desired, host_state(fake))
+    plan = _metabase_server.plan_server(desired, host_state(fake))
     secret_ops = [op for op in plan.operations if op["op"] == "set_secret"]
     assert secret_ops == [{"op": "set_secret", "server": "mailrelay submission", "name": "RoutePassword", "type": "SECRET",
                            "via": "adsi", "secret": "outbound_password", "verify": False}]
@@ -279,23 +279,23 @@ def test_password_written_on_create_and_on_account_change_only():
     apply(fake, plan)
     index, server = fake.server_by_name("mailrelay submission")
     assert server["props"]["RoutePassword"] == "pw1"
-    assert _metabase.plan_server(desired, host_state(fake)).operations == []
-    changed_user = _metabase.plan_server(dict(desired, outbound_username="other"), host_state(fake))
+    assert _metabase_server.plan_server(desired, host_state(fake)).operations == []
+    changed_user = _metabase_server.plan_server(dict(desired, outbound_username="other"), host_state(fake))
     assert [op["op"] for op in changed_user.operations] == ["set_property", "set_secret"]
-    always = _metabase.plan_server(dict(desired, update_password="always"), host_state(fake))
+    always = _metabase_server.plan_server(dict(desired, update_password="always"), host_state(fake))
     assert [op["op"] for op in always.operations] == ["set_secret"]
 
 
 def test_mail_root_sets_four_directories():
     fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(spec(mail_root="C:\\inetpub\\mailroot-submission\\"), host_state(fake))
+    plan = _metabase_server.plan_server(spec(mail_root="C:\\inetpub\\mailroot-submission\\"), host_state(fake))
     written = {op["name"]: op["value"] for op in plan.operations if op["op"] == "set_property"}
     assert written["QueueDirectory"] == "C:\\inetpub\\mailroot-submission\\Queue"
     assert written["BadMailDirectory"] == "C:\\inetpub\\mailroot-submission\\Badmail"
     apply(fake, plan)
     state = host_state(fake)
-    assert _metabase.server_view(state.named("mailrelay submission").props)["mail_root"] == "C:\\inetpub\\mailroot-submission"
-    assert _metabase.plan_server(spec(mail_root="c:\\inetpub\\MAILROOT-submission"), state).operations == []
+    assert _metabase_server.server_view(state.named("mailrelay submission").props)["mail_root"] == "C:\\inetpub\\mailroot-submission"
+    assert _metabase_server.plan_server(spec(mail_root="c:\\inetpub\\MAILROOT-submission"), state).operations == []
 
 
 # ---- open relay rules --------------------------------------------------------------------------
@@ -314,23 +314,23 @@ def _props(auth, relay):
     (6, _iis_ip_security_list.AccessList(True), False),                                 # no anonymous access
 ])
 def test_open_relay_risks(auth, relay, risky):
-    assert bool(_metabase.open_relay_risks(_props(auth, relay))) is risky
+    assert bool(_metabase_server.open_relay_risks(_props(auth, relay))) is risky
 
 
 def test_undecodable_relay_list_with_anonymous_is_a_risk():
-    assert "unreadable" in _metabase.open_relay_risks({"AuthFlags": 1, "RelayIpList": b"\x01\x02\x03\x04"})[0]
+    assert "unreadable" in _metabase_server.open_relay_risks({"AuthFlags": 1, "RelayIpList": b"\x01\x02\x03\x04"})[0]
 
 
 def test_refusal_applies_to_the_state_after_and_only_when_running():
     fake = FakeMetabase.windows_default()
     open_relay = dict(authentication=["anonymous"], relay_ip_list={"grant_by_default": True, "entries": []})
     desired = spec(**open_relay)
-    plan = _metabase.plan_server(desired, host_state(fake))
-    assert _metabase.server_relay_refusal(desired, plan, host_state(fake))
+    plan = _metabase_server.plan_server(desired, host_state(fake))
+    assert _metabase_server.server_relay_refusal(desired, plan, host_state(fake))
     for overrides in (dict(allow_open_relay=True), dict(internet_facing=False), dict(state="stopped")):
         desired = spec(**dict(open_relay, **overrides))
-        plan = _metabase.plan_server(desired, host_state(fake))
-        assert _metabase.server_relay_refusal(desired, plan, host_state(fake)) == [], overrides
+        plan = _metabase_server.plan_server(desired, host_state(fake))
+        assert _metabase_server.server_relay_refusal(desired, plan, host_state(fake)) == [], overrides
 
 
 # ---- domains --------------------------------------------------------------------------------------
@@ -343,13 +343,13 @@ def domain_host():
 
 
 def domains(*items, **params):
-    return _metabase.build_domain_specs(dict(params, domains=list(items)))
+    return _metabase_domain.build_domain_specs(dict(params, domains=list(items)))
 
 
 def test_domain_plan_creates_changes_and_removes_exclusively():
     fake, index = domain_host()
     specs = domains({"name": "Example.ORG", "allow_relay": True, "smart_host": "10.0.0.2"}, {"name": "alias.example.org", "type": "alias"})
-    plan = _metabase.plan_domains("relay", specs, host_state(fake, "relay"), exclusive=True)
+    plan = _metabase_domain.plan_domains("relay", specs, host_state(fake, "relay"), exclusive=True)
     assert [(op["op"], op.get("domain"), op.get("name"), op.get("value")) for op in plan.operations] == [
         ("create_domain", "example.org", None, None),
         ("set_property", "example.org", "RouteAction", 0x1002),
@@ -362,13 +362,13 @@ def test_domain_plan_creates_changes_and_removes_exclusively():
     assert plan.after["domains"]["old.example"] == "(absent)"
     apply(fake, plan)
     assert sorted(fake.servers[index]["domains"]) == ["alias.example.org", "example.org", "relay.invalid"]
-    assert _metabase.plan_domains("relay", specs, host_state(fake, "relay"), exclusive=True).operations == []
+    assert _metabase_domain.plan_domains("relay", specs, host_state(fake, "relay"), exclusive=True).operations == []
 
 
 def test_domain_change_keeps_unmanaged_bits():
     fake, index = domain_host()
     fake.add_domain(index, "chunky.example", RouteAction=0x10000 | 0x1002, RouteActionString="[10.0.0.2]")
-    plan = _metabase.plan_domains("relay", domains({"name": "chunky.example", "allow_relay": True, "smart_host": "10.0.0.2", "tls": True}),
+    plan = _metabase_domain.plan_domains("relay", domains({"name": "chunky.example", "allow_relay": True, "smart_host": "10.0.0.2", "tls": True}),
                                   host_state(fake, "relay"))
     assert [(op["name"], op["value"]) for op in plan.operations] == [("RouteAction", 0x10000 | 0x1002 | 0x4)]
 
@@ -376,14 +376,14 @@ def test_domain_change_keeps_unmanaged_bits():
 def test_default_domain_is_never_managed_here():
     fake, dummy = domain_host()
     with pytest.raises(MetabaseError, match=r"domains\[0\].name: relay.invalid is the default domain"):
-        _metabase.plan_domains("relay", domains({"name": "relay.invalid"}), host_state(fake, "relay"))
+        _metabase_domain.plan_domains("relay", domains({"name": "relay.invalid"}), host_state(fake, "relay"))
 
 
 def test_missing_server_is_an_error_except_in_check_mode():
     fake, dummy = domain_host()
     with pytest.raises(MetabaseError, match="server: virtual server 'nope' does not exist"):
-        _metabase.plan_domains("nope", domains({"name": "example.org"}), host_state(fake, "nope"))
-    plan = _metabase.plan_domains("nope", domains({"name": "example.org"}), host_state(fake, "nope"), missing_server_ok=True)
+        _metabase_domain.plan_domains("nope", domains({"name": "example.org"}), host_state(fake, "nope"))
+    plan = _metabase_domain.plan_domains("nope", domains({"name": "example.org"}), host_state(fake, "nope"), missing_server_ok=True)
     assert plan.operations[0]["op"] == "create_domain" and plan.warnings
 
 
@@ -410,16 +410,16 @@ def test_domain_password_travels_as_a_named_secret():
     fake, index = domain_host()
     specs = domains({"name": "partner.example", "smart_host": "mx.partner.example", "tls": True, "authentication": "basic",
                      "username": "u", "password": "pw"})
-    plan = _metabase.plan_domains("relay", specs, host_state(fake, "relay"))
+    plan = _metabase_domain.plan_domains("relay", specs, host_state(fake, "relay"))
     assert plan.secrets == {"domain:partner.example": "pw"}
     assert "pw" not in repr(plan.operations)
     apply(fake, plan)
     assert fake.servers[index]["domains"]["partner.example"]["props"]["RoutePassword"] == "pw"
-    assert _metabase.plan_domains("relay", specs, host_state(fake, "relay")).operations == []
+    assert _metabase_domain.plan_domains("relay", specs, host_state(fake, "relay")).operations == []
 
 
 def test_wildcard_relay_domain_is_an_open_relay_risk():
-    risks = _metabase.domain_open_relay_risks([{"name": "*", "type": "remote", "allow_relay": True},
+    risks = _metabase_domain.domain_open_relay_risks([{"name": "*", "type": "remote", "allow_relay": True},
                                                {"name": "*.com", "type": "remote", "allow_relay": True},
                                                {"name": "*.example.org", "type": "remote", "allow_relay": True}])
     assert len(risks) == 2
@@ -435,8 +435,8 @@ def test_the_default_virtual_server_is_never_deleted():
     """Item 10: SmtpSvc/1 is what other tools address by default; deleting it is refused, stopping is fine."""
     fake = FakeMetabase.windows_default()
     with pytest.raises(MetabaseError, match=r"state: .*default virtual server \(#1\).*use state: stopped"):
-        _metabase.plan_server(_metabase.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "absent"}), host_state(fake))
-    stop = _metabase.plan_server(_metabase.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "stopped"}), host_state(fake))
+        _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "absent"}), host_state(fake))
+    stop = _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "stopped"}), host_state(fake))
     assert [op["op"] for op in stop.operations] == ["set_property", "stop_server"]
 
 
@@ -445,11 +445,11 @@ def test_an_unset_relay_ip_list_is_only_the_list_below_with_nobody_on_it():
     fake = FakeMetabase()
     fake.add_server("relay", bindings=["192.0.2.11:25:"])
     assert "RelayIpList" not in fake.servers[1]["props"]
-    desired = _metabase.build_server_spec({"name": "relay", "relay_ip_list": {"grant_by_default": False, "entries": []}})
-    assert _metabase.plan_server(desired, host_state(fake)).operations == []
-    granting = _metabase.build_server_spec({"name": "relay", "relay_ip_list": {"grant_by_default": False, "entries": ["10.0.0.5"]}})
-    assert [op["name"] for op in _metabase.plan_server(granting, host_state(fake)).operations] == ["RelayIpList"]
-    assert _metabase.server_view(host_state(fake).named("relay").props)["relay_ip_list"] == {"grant_by_default": False, "entries": []}
+    desired = _metabase_server.build_server_spec({"name": "relay", "relay_ip_list": {"grant_by_default": False, "entries": []}})
+    assert _metabase_server.plan_server(desired, host_state(fake)).operations == []
+    granting = _metabase_server.build_server_spec({"name": "relay", "relay_ip_list": {"grant_by_default": False, "entries": ["10.0.0.5"]}})
+    assert [op["name"] for op in _metabase_server.plan_server(granting, host_state(fake)).operations] == ["RelayIpList"]
+    assert _metabase_server.server_view(host_state(fake).named("relay").props)["relay_ip_list"] == {"grant_by_default": False, "entries": []}
 
 
 def test_allow_relay_is_one_named_constant_and_reported_as_unconfirmed():
@@ -458,33 +458,33 @@ def test_allow_relay_is_one_named_constant_and_reported_as_unconfirmed():
     assert _metabase.ROUTE_ACTION["domain_relay"] is _metabase.ALLOW_RELAY_TO_DOMAIN
     assert _metabase._FACTS["RouteAction.domain_relay"].confidence == "unconfirmed"
     fake, dummy = domain_host()
-    plan = _metabase.plan_domains("relay", domains({"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2"}),
+    plan = _metabase_domain.plan_domains("relay", domains({"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2"}),
                                   host_state(fake, "relay"))
     assert plan.unconfirmed == [_metabase.UNCONFIRMED["RouteAction.domain_relay"]]
     assert "0x1000" in plan.unconfirmed[0]
-    no_relay = _metabase.plan_domains("relay", domains({"name": "example.org", "smart_host": "10.0.0.2"}), host_state(fake, "relay"))
+    no_relay = _metabase_domain.plan_domains("relay", domains({"name": "example.org", "smart_host": "10.0.0.2"}), host_state(fake, "relay"))
     assert no_relay.unconfirmed == []
 
 
 def test_certificate_thumbprint_and_start_stop_are_reported_as_unconfirmed():
     """Items 5 and 6: SSLCertHash through ADSI and ServerCommand are inferred for SMTP."""
     fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(spec(tls_certificate_thumbprint="AB" * 20), host_state(fake))
+    plan = _metabase_server.plan_server(spec(tls_certificate_thumbprint="AB" * 20), host_state(fake))
     assert set(plan.unconfirmed) == {_metabase.UNCONFIRMED["SSLCertHash.location"], _metabase.UNCONFIRMED["server.start_stop"]}
     assert _metabase._FACTS["SSLCertHash.location"].confidence == "unconfirmed"
     assert _metabase.SERVER_COMMAND == {"start": 1, "stop": 2}
     apply(fake, plan)
-    assert _metabase.plan_server(spec(), host_state(fake)).unconfirmed == []
+    assert _metabase_server.plan_server(spec(), host_state(fake)).unconfirmed == []
 
 
 def test_a_new_server_has_the_domain_container_so_its_first_domain_can_be_created():
     """Item 2: the fake refuses a domain under a server without the Domain container, as ADSI does."""
     fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(mail_root="C:\\mail\\submission"), host_state(fake)))
+    apply(fake, _metabase_server.plan_server(spec(mail_root="C:\\mail\\submission"), host_state(fake)))
     index, server = fake.server_by_name("mailrelay submission")
     assert server["keys"] == {"Domain": {"class": "IIsConfigObject"},
                               "Root": {"class": "IIsSmtpVirtualDir", "path": "C:\\mail\\submission"}}
-    apply(fake, _metabase.plan_domains("mailrelay submission", domains({"name": "example.org", "smart_host": "10.0.0.2"}),
+    apply(fake, _metabase_domain.plan_domains("mailrelay submission", domains({"name": "example.org", "smart_host": "10.0.0.2"}),
                                        host_state(fake, "mailrelay submission")))
     assert list(fake.servers[index]["domains"]) == ["example.org"]
 
@@ -493,7 +493,7 @@ def test_a_server_made_without_the_domain_container_gets_it_with_its_first_domai
     fake = FakeMetabase.windows_default()
     index = fake.add_server("made elsewhere", bindings=["192.0.2.12:25:"])
     del fake.servers[index]["keys"]["Domain"]
-    plan = _metabase.plan_domains("made elsewhere", domains({"name": "example.org"}), host_state(fake, "made elsewhere"))
+    plan = _metabase_domain.plan_domains("made elsewhere", domains({"name": "example.org"}), host_state(fake, "made elsewhere"))
     assert plan.operations[0]["container_class"] == "IIsConfigObject"
     apply(fake, plan)
     assert fake.servers[index]["keys"]["Domain"] == {"class": "IIsConfigObject"}

@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase, _metabase_domain, _metabase_server
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _windows_rpc
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import PAYLOAD
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import APPLY, READ
@@ -307,15 +307,15 @@ def test_operations_the_controller_emits_are_known_to_the_payload():
     host = fake_metabase.FakeMetabase.windows_default()
     host.add_server("old", bindings=(":2525:",))
     state = read_state(host)
-    server_spec = _metabase.build_server_spec(dict(
+    server_spec = _metabase_server.build_server_spec(dict(
         name="s", state="started", bindings=[{"address": "192.0.2.1", "port": 25}], default_domain="s.invalid", fqdn="s.example.org",
         authentication=["anonymous"], require_tls=False, relay_for_authenticated=False, relay_ip_list={"entries": []},
         connection_ip_list={"grant_by_default": True, "entries": []}, smart_host="10.0.0.2", outbound_port=25, outbound_tls=True,
         outbound_authentication="basic", outbound_username="u", outbound_password="p", max_message_size=1,
         masquerade_domain="example.org", mail_root="C:\\mail", tls_certificate_thumbprint="AB" * 20))
-    operations = _metabase.plan_server(server_spec, state).operations
-    operations += _metabase.plan_server(_metabase.build_server_spec({"name": "old", "state": "absent"}), state).operations
-    operations += _metabase.plan_domains("[SMTP Virtual Server #1]", _metabase.build_domain_specs({"domains": [
+    operations = _metabase_server.plan_server(server_spec, state).operations
+    operations += _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "old", "state": "absent"}), state).operations
+    operations += _metabase_domain.plan_domains("[SMTP Virtual Server #1]", _metabase_domain.build_domain_specs({"domains": [
         {"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2", "tls": True, "authentication": "basic",
          "username": "u", "password": "p"}]}), state).operations
     known = set(_known_operations())
@@ -331,7 +331,7 @@ def test_a_new_server_gets_the_child_keys_iis_manager_creates():
     body = functions()["New-SmtpServer"]
     assert "Add-ChildKey" in body and "$Operation.children" in body
     assert body.index("CommitChanges()") < body.index("Add-ChildKey")
-    operation = _metabase.plan_server(_metabase.build_server_spec(dict(
+    operation = _metabase_server.plan_server(_metabase_server.build_server_spec(dict(
         name="new", state="present", bindings=[{"address": "192.0.2.1", "port": 25}])),
         read_state(fake_metabase.FakeMetabase.windows_default())).operations[0]
     assert operation["op"] == "create_server"
