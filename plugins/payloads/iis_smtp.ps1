@@ -299,8 +299,9 @@ function Add-ChildKey {
     if ($Name -notmatch '^[A-Za-z]+$' -or $Class -notmatch '^IIs[A-Za-z]+$') {
         throw "MAILRELAY:bad_operation: '$Name' ($Class) is not a metabase key this payload creates"
     }
+    # Found by name alone: an existing key is kept whatever class its creator gave it.
     try {
-        [void]$Parent.psbase.Children.Find($Name, $Class)
+        [void]$Parent.psbase.Children.Find($Name)
         return
     }
     catch {

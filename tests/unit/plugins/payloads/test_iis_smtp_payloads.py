@@ -344,7 +344,7 @@ def test_a_domain_is_created_in_its_container_which_is_made_first_when_missing()
         "Children.Add($name, 'IIsSmtpDomain')")
     # An existing key is found, not created twice.
     adder = functions()["Add-ChildKey"]
-    assert adder.index("Children.Find($Name, $Class)") < adder.index("Children.Add($Name, $Class)")
+    assert adder.index("Children.Find($Name)") < adder.index("Children.Add($Name, $Class)")
 
 
 def test_start_and_stop_write_server_command_then_fall_back_to_the_adsi_method():
