@@ -20,7 +20,7 @@ attributes:
     description: A second run with the same options reads once and changes nothing.
   action_group:
     support: full
-    description: Use C(group/mailrelay.smtp.iis_smtp) in C(module_defaults) to set shared options such as O(internet_facing) once.
+    description: Use C(group/mailrelay.smtp.iis_smtp) in C(module_defaults) to set shared options such as C(internet_facing) once.
     membership:
       - mailrelay.smtp.iis_smtp
 """

@@ -369,7 +369,7 @@ def test_domain_change_keeps_unmanaged_bits():
     fake, index = domain_host()
     fake.add_domain(index, "chunky.example", RouteAction=0x10000 | 0x1002, RouteActionString="[10.0.0.2]")
     plan = _metabase_domain.plan_domains("relay", domains({"name": "chunky.example", "allow_relay": True, "smart_host": "10.0.0.2", "tls": True}),
-                                  host_state(fake, "relay"))
+                                         host_state(fake, "relay"))
     assert [(op["name"], op["value"]) for op in plan.operations] == [("RouteAction", 0x10000 | 0x1002 | 0x4)]
 
 
@@ -420,8 +420,8 @@ def test_domain_password_travels_as_a_named_secret():
 
 def test_wildcard_relay_domain_is_an_open_relay_risk():
     risks = _metabase_domain.domain_open_relay_risks([{"name": "*", "type": "remote", "allow_relay": True},
-                                               {"name": "*.com", "type": "remote", "allow_relay": True},
-                                               {"name": "*.example.org", "type": "remote", "allow_relay": True}])
+                                                     {"name": "*.com", "type": "remote", "allow_relay": True},
+                                                     {"name": "*.example.org", "type": "remote", "allow_relay": True}])
     assert len(risks) == 2
 
 
@@ -459,7 +459,7 @@ def test_allow_relay_is_one_named_constant_and_reported_as_unconfirmed():
     assert _metabase._FACTS["RouteAction.domain_relay"].confidence == "unconfirmed"
     fake, dummy = domain_host()
     plan = _metabase_domain.plan_domains("relay", domains({"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2"}),
-                                  host_state(fake, "relay"))
+                                         host_state(fake, "relay"))
     assert plan.unconfirmed == [_metabase.UNCONFIRMED["RouteAction.domain_relay"]]
     assert "0x1000" in plan.unconfirmed[0]
     no_relay = _metabase_domain.plan_domains("relay", domains({"name": "example.org", "smart_host": "10.0.0.2"}), host_state(fake, "relay"))
@@ -485,7 +485,7 @@ def test_a_new_server_has_the_domain_container_so_its_first_domain_can_be_create
     assert server["keys"] == {"Domain": {"class": "IIsConfigObject"},
                               "Root": {"class": "IIsSmtpVirtualDir", "path": "C:\\mail\\submission"}}
     apply(fake, _metabase_domain.plan_domains("mailrelay submission", domains({"name": "example.org", "smart_host": "10.0.0.2"}),
-                                       host_state(fake, "mailrelay submission")))
+                                              host_state(fake, "mailrelay submission")))
     assert list(fake.servers[index]["domains"]) == ["example.org"]
 
 
