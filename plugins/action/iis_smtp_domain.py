@@ -10,7 +10,7 @@ whatever their number.
 
 from __future__ import annotations
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase, _metabase_domain
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import IisSmtpAction
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import ResourceInputError
 
@@ -42,9 +42,9 @@ class ActionModule(IisSmtpAction):
     )
 
     def build_desired(self, params):
-        specs = _metabase.build_domain_specs(params)
+        specs = _metabase_domain.build_domain_specs(params)
         if params["internet_facing"] and not params["allow_open_relay"]:
-            risks = _metabase.domain_open_relay_risks(
+            risks = _metabase_domain.domain_open_relay_risks(
                 [dict(spec, name=name) for name, spec in specs.items() if spec["state"] == "present"])
             if risks:
                 raise ResourceInputError(
@@ -56,7 +56,7 @@ class ActionModule(IisSmtpAction):
         return _metabase.read_parameters(domains_of=params["server"])
 
     def plan(self, params, desired, current):
-        return self.to_plan(_metabase.plan_domains(
+        return self.to_plan(_metabase_domain.plan_domains(
             params["server"], desired, current,
             exclusive=params["exclusive"],
             update_password=params["update_password"],
@@ -65,4 +65,4 @@ class ActionModule(IisSmtpAction):
 
     def report(self, params, desired, current, plan):
         server = current.named(params["server"])
-        return dict(self.plan_report(plan), domains=_metabase.domain_views(server) if server is not None else [])
+        return dict(self.plan_report(plan), domains=_metabase_domain.domain_views(server) if server is not None else [])

@@ -9,7 +9,7 @@ One read call; never changes anything.
 
 from __future__ import annotations
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase, _metabase_domain, _metabase_server
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import IisSmtpAction
 
 
@@ -31,9 +31,9 @@ class ActionModule(IisSmtpAction):
         for server in current.servers:
             if params["name"] and server.name.lower() != params["name"].lower():
                 continue
-            view = _metabase.server_report(server)
+            view = _metabase_server.server_report(server)
             if server.domains is not None:
-                view["domains"] = _metabase.domain_views(server)
-                view["open_relay_risks"] += _metabase.domain_open_relay_risks(view["domains"])
+                view["domains"] = _metabase_domain.domain_views(server)
+                view["open_relay_risks"] += _metabase_domain.domain_open_relay_risks(view["domains"])
             servers.append(view)
         return {"servers": servers, "service_status": current.service_status}

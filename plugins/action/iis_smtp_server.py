@@ -11,7 +11,7 @@ the IIS SMTP parts IisSmtpAction's.
 
 from __future__ import annotations
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase, _metabase_server
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import IisSmtpAction
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import ResourceInputError
 
@@ -63,14 +63,14 @@ class ActionModule(IisSmtpAction):
     )
 
     def build_desired(self, params):
-        return _metabase.build_server_spec(params)
+        return _metabase_server.build_server_spec(params)
 
     def read_parameters(self, params):
         return _metabase.read_parameters()
 
     def plan(self, params, desired, current):
-        server_plan = _metabase.plan_server(desired, current)
-        risks = _metabase.server_relay_refusal(desired, server_plan, current)
+        server_plan = _metabase_server.plan_server(desired, current)
+        risks = _metabase_server.server_relay_refusal(desired, server_plan, current)
         if risks:
             raise ResourceInputError(
                 "refusing to leave virtual server %r as an open relay on an Internet-facing host: %s. "
@@ -81,4 +81,4 @@ class ActionModule(IisSmtpAction):
 
     def report(self, params, desired, current, plan):
         server = current.named(desired["name"])
-        return dict(self.plan_report(plan), server=_metabase.server_report(server) if server is not None else None)
+        return dict(self.plan_report(plan), server=_metabase_server.server_report(server) if server is not None else None)

@@ -28,6 +28,14 @@ attributes:
     support: full
     platforms: windows
     description: A Windows host that is an Exchange server, or reaches one through its remote PowerShell endpoint.
+  idempotent:
+    support: full
+    description: A second run with the same options reads once and changes nothing.
+  action_group:
+    support: full
+    description: Use C(group/mailrelay.smtp.exchange) in C(module_defaults) to set the session options once.
+    membership:
+      - mailrelay.smtp.exchange
 notes:
   - Behaviours confirmed on a live Exchange server and behaviours taken from documentation only are listed in
     C(docs/exchange.md) of the collection. None has been confirmed on a live server yet.

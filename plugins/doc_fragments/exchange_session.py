@@ -14,17 +14,20 @@ options:
   session:
     description:
       - How the fixed PowerShell payload reaches the Exchange cmdlets on the managed Windows host.
+      - V(remote) (the default) opens a session to the Exchange remote PowerShell endpoint (configuration
+        C(Microsoft.Exchange)) and imports only the cmdlets the task's operations need. The endpoint runs in
+        NoLanguage mode, so the payload calls cmdlets one by one with parameters and never sends a script block.
+        The managed host may be the Exchange server itself or any domain member that reaches it.
+        Give O(session_username) and O(session_password), because over WinRM the payload's connection to the endpoint
+        is a second hop, and without them it works only with CredSSP or Kerberos delegation (the module warns).
       - V(local) runs on an Exchange server and loads the Exchange management snap-in
         (C(Microsoft.Exchange.Management.PowerShell.SnapIn)) unless the cmdlets are already loaded.
-        The snap-in bypasses Exchange role based access control; Microsoft supports the remote endpoint
-        for day-to-day administration.
-      - V(remote) opens a session to the Exchange remote PowerShell endpoint (configuration
-        C(Microsoft.Exchange)) and imports only the cmdlets it needs. The endpoint runs in NoLanguage mode,
-        so the payload calls cmdlets one by one with parameters and never sends a script block.
-        The managed host may be the Exchange server itself or any domain member that reaches it.
+        Microsoft does not support loading the snap-in for administration, it bypasses role based access
+        control, and over WinRM its calls to Active Directory are a second hop, so it needs CredSSP, Kerberos
+        delegation or C(become). The module warns when it is used.
     type: str
     choices: [local, remote]
-    default: local
+    default: remote
   connection_uri:
     description:
       - The remote endpoint for O(session=remote), for example C(http://ex01.corp.example/PowerShell/).

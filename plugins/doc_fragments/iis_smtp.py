@@ -15,4 +15,12 @@ attributes:
     support: full
     platforms: windows
     description: Runs on the controller and reaches the Windows host through M(ansible.windows.win_powershell).
+  idempotent:
+    support: full
+    description: A second run with the same options reads once and changes nothing.
+  action_group:
+    support: full
+    description: Use C(group/mailrelay.smtp.iis_smtp) in C(module_defaults) to set shared options such as C(internet_facing) once.
+    membership:
+      - mailrelay.smtp.iis_smtp
 """

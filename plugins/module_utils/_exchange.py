@@ -393,8 +393,12 @@ def desired_or_current(desired, current, key):
 
 # ---- session options ------------------------------------------------------------------------------
 
+# Remote by default: Microsoft does not support loading the Exchange snap-in directly, and over
+# WinRM the snap-in's own calls to Active Directory are a second hop that NTLM (or Kerberos without
+# delegation) cannot make. The remote endpoint with explicit credentials needs no delegation.
+DEFAULT_SESSION = "remote"
 SESSION_ARGUMENT_SPEC = {
-    "session": {"type": "str", "choices": ["local", "remote"], "default": "local"},
+    "session": {"type": "str", "choices": ["local", "remote"], "default": DEFAULT_SESSION},
     "connection_uri": {"type": "str"},
     "session_authentication": {"type": "str", "choices": ["kerberos", "negotiate", "default"], "default": "kerberos"},
     "session_username": {"type": "str"},
@@ -422,6 +426,19 @@ def session_parameters(params):
     }
 
 
+def session_warnings(params):
+    """What the user should know about the chosen session before anything fails on the host."""
+    if params["session"] == "local":
+        return ["session=local loads the Exchange snap-in, which Microsoft does not support for administration; "
+                "over WinRM its Active Directory calls are a second hop and fail unless the connection uses CredSSP, "
+                "Kerberos delegation or become. session=remote with session_username/session_password needs none of these."]
+    if not params.get("session_username"):
+        return ["session=remote without session_username: the managed host's connection to the Exchange endpoint is a "
+                "second hop that works only when the Ansible connection can delegate (CredSSP, Kerberos delegation) "
+                "or the managed host is not reached over WinRM; set session_username and session_password."]
+    return []
+
+
 def session_secrets(params):
     if params.get("session_password"):
         return {SESSION_PASSWORD_PARAMETER: params["session_password"]}
@@ -445,6 +462,11 @@ _ERROR_HELP = {
         "Exchange denied access. The account needs an Exchange role that may run this cmdlet (for example Organization "
         "Management). Over WinRM the payload's own connection to Exchange is a second hop: set session_username and "
         "session_password, or use CredSSP/Kerberos delegation."
+    ),
+    "directory_unreachable": (
+        "Exchange could not reach Active Directory. With session=local over WinRM this is the second hop (NTLM, or "
+        "Kerberos without delegation, cannot pass the connection's credentials on): use session=remote with "
+        "session_username/session_password, or CredSSP, Kerberos delegation or become."
     ),
     "not_found": "An object Exchange was asked for does not exist.",
     "exchange_error": "Exchange rejected the change.",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 
 DOMAIN_TYPES = {"authoritative": "Authoritative", "internal_relay": "InternalRelay", "external_relay": "ExternalRelay"}
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,62})\.)+[a-z0-9]([a-z0-9-]{0,62})$")
@@ -93,7 +94,7 @@ def view(current):
 
 
 def plan(desired, current):
-    """Return ``(operations, before, after)`` for the listed domains only; others are left alone."""
+    """The ResourcePlan for the listed domains only; others are left alone."""
     ops = []
     after = {item["domain"]: dict(item) for item in current}
     for entry in desired["domains"]:
@@ -132,7 +133,7 @@ def plan(desired, current):
         ops.append(ex.operation("set_accepted_domain", "default_domain", {"Identity": after[default]["name"], "MakeDefault": True}))
         for item in after.values():
             item["default"] = item["domain"] == default
-    return ops, view(current), view(list(after.values()))
+    return ResourcePlan(ops, view(current), view(list(after.values())))
 
 
 def report(current):

@@ -22,6 +22,7 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 
 TRANSPORT_ROLES = ("FrontendTransport", "HubTransport")
 PERMISSION_GROUPS = ("AnonymousUsers", "ExchangeUsers", "ExchangeServers", "ExchangeLegacyServers", "Partners")
@@ -355,13 +356,13 @@ def _check_relay_has_submit(desired, groups):
 
 
 def plan(desired, current):
-    """Return ``(operations, before, after)`` that take ``current`` (or None) to ``desired``."""
+    """The ResourcePlan that takes ``current`` (or None) to ``desired``."""
     identity = desired["identity"]
     before = view(current)
     if desired["state"] == "absent":
         if current is None:
-            return [], before, {}
-        return [ex.operation("remove_receive_connector", "state", {"Identity": identity})], before, {}
+            return ResourcePlan([], before, {})
+        return ResourcePlan([ex.operation("remove_receive_connector", "state", {"Identity": identity})], before, {})
 
     groups = desired["permission_groups"] if desired["permission_groups"] is not None else (current or {}).get("permission_groups", [])
     _check_relay_has_submit(desired, groups)
@@ -385,7 +386,7 @@ def plan(desired, current):
         ops.extend(_permission_ops("add_ad_permission", {"target_new": identity}, [p for p in _unique(declared) if p.key not in implied_keys]))
         after_permissions = _unique(implied + declared)
         after = _after_view(desired, None, bindings, groups, after_permissions)
-        return ops, before, after
+        return ResourcePlan(ops, before, after)
 
     if current["transport_role"] and current["transport_role"].casefold() != desired["transport_role"].casefold():
         raise ex.ExchangeInputError(
@@ -423,7 +424,7 @@ def plan(desired, current):
     after_permissions = [p for p in _unique(effective) if p.key not in removal_keys] + additions
     bindings = desired["bindings"] if desired["bindings"] is not None else current["bindings"]
     after = _after_view(desired, current, bindings, groups, after_permissions)
-    return ops, before, after
+    return ResourcePlan(ops, before, after)
 
 
 _FIELD_OF = {

@@ -19,6 +19,7 @@ import ipaddress
 import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 
 USAGES = {"custom": "Custom", "internal": "Internal", "internet": "Internet", "partner": "Partner"}
 AUTH = {
@@ -172,6 +173,8 @@ def decode_connector(raw):
         "tls_domain": raw.get("tls_domain") or None,
         "smarthost_auth": raw.get("smarthost_auth_mechanism") or "None",
         "username": raw.get("username") or None,
+        # Through the remote endpoint the credential may come back deserialized without its user name.
+        "username_readable": raw.get("username_readable") is not False,
         "use_external_dns": bool(raw.get("use_external_dns_servers_enabled")),
         "source_transport_servers": [str(s) for s in raw.get("source_transport_servers") or []],
         "max_message_size": ex.size_from_host(raw.get("max_message_size")),
@@ -200,7 +203,7 @@ def view(connector):
         "tls_auth_level": connector["tls_auth_level"],
         "tls_domain": connector["tls_domain"],
         "smarthost_authentication": connector["smarthost_auth"],
-        "username": connector["username"],
+        "username": connector["username"] if connector.get("username_readable", True) else UNREADABLE_USERNAME,
         "use_external_dns": connector["use_external_dns"],
         "source_transport_servers": list(connector["source_transport_servers"]),
         "max_message_size": ex.format_size(connector["max_message_size"]),
@@ -271,7 +274,15 @@ _FIELD_OF = {
 }
 
 
+# Shown for a credential whose user name the host did not return (see decode_connector).
+UNREADABLE_USERNAME = "(set; the user name is not readable through this session)"
+
+
 def _username_changed(desired, current):
+    """Whether the host's user name differs; one the host cannot return is unknown, not changed
+    (else every run would resend the password and the check after apply could never pass)."""
+    if not current.get("username_readable", True):
+        return False
     return (current["username"] or "").casefold() != (desired["username"] or "").casefold()
 
 
@@ -283,13 +294,13 @@ def _credential_required(desired, current):
 
 
 def plan(desired, current):
-    """Return ``(operations, before, after, secrets)``."""
+    """The ResourcePlan; its secrets hold the smart host password when it must be sent."""
     before = view(current)
     name = desired["name"]
     if desired["state"] == "absent":
         if current is None:
-            return [], before, {}, {}
-        return [ex.operation("remove_send_connector", "state", {"Identity": name})], before, {}, {}
+            return ResourcePlan([], before, {})
+        return ResourcePlan([ex.operation("remove_send_connector", "state", {"Identity": name})], before, {})
 
     changes = _changes(desired, current)
     required = _credential_required(desired, current)
@@ -310,7 +321,7 @@ def plan(desired, current):
     after = _after_view(desired, current)
     if credential:
         after["password"] = "(set)"
-    return ops, before, after, ({PASSWORD_PARAMETER: desired["password"]} if credential else {})
+    return ResourcePlan(ops, before, after, {PASSWORD_PARAMETER: desired["password"]} if credential else {})
 
 
 # Settings the task may leave unmanaged (None in ``desired``): after the change they keep the host's value.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 
 PROTOCOLS = {"any": "Any", "tcp_only": "UseTcpOnly", "udp_only": "UseUdpOnly"}
 _SIDES = ("external", "internal")
@@ -94,7 +95,7 @@ def view(state):
 
 
 def plan(desired, current):
-    """Return ``(operations, before, after)``; a missing transport service is an error."""
+    """The ResourcePlan; a missing transport service is an error."""
     if current is None:
         raise ex.ExchangeInputError("server: %s has no Transport service (is it a Mailbox server?)" % desired["server"])
     changes, changed_fields = {}, []
@@ -111,7 +112,7 @@ def plan(desired, current):
     ops = []
     if changes:
         ops.append(ex.operation("set_transport_service", ", ".join(changed_fields), dict(changes, Identity=desired["server"])))
-    return ops, view(current), view(after)
+    return ResourcePlan(ops, view(current), view(after))
 
 
 def report(current):

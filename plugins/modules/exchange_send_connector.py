@@ -20,6 +20,10 @@ description:
     the authentication mechanism changes, or on every run with O(update_password=always). It never appears in
     the task result, the diff or the script text.
   - One read and at most one apply round trip to the host, whatever the number of address spaces or smart hosts.
+attributes:
+  idempotent:
+    support: partial
+    description: A second run changes nothing, except with O(update_password=always), which sends the password every run.
 extends_documentation_fragment:
   - mailrelay.smtp._exchange_resource
   - mailrelay.smtp._exchange_resource.connector_state

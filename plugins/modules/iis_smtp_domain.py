@@ -31,6 +31,9 @@ attributes:
   diff_mode:
     support: full
     description: Before and after of each domain that changes; passwords are never shown.
+  idempotent:
+    support: partial
+    description: A second run changes nothing, except with O(update_password=always), which writes the password every run.
 extends_documentation_fragment:
   - mailrelay.smtp.iis_smtp
 options:
@@ -62,6 +65,8 @@ options:
         description:
           - Accept mail for this domain from anyone ("Allow incoming mail to be relayed to this domain",
             C(RouteAction) bit DOMAIN_RELAY). An inbound relay sets it for the organisation's own domains.
+          - Unconfirmed. That this checkbox is bit 0x1000 is inferred from public material; the result's
+            RV(unconfirmed) says so. If IIS ignored the bit, mail for the domain would be refused, not relayed elsewhere.
         type: bool
         default: false
       smart_host:
@@ -180,6 +185,14 @@ domains:
     password_set:
       description: Whether a password is stored (never the password).
       type: bool
+unconfirmed:
+  description:
+    - Inferred facts about IIS that the task relied on and that no live host has confirmed yet (docs/windows.md lists
+      them); check the result on your host.
+  returned: when the task relies on one
+  type: list
+  elements: str
+  sample: ["allow_relay is written as RouteAction bit 0x1000; ..."]
 operations:
   description: The operations the apply call ran (or would run), without values.
   returned: always

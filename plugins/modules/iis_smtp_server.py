@@ -34,6 +34,9 @@ attributes:
   diff_mode:
     support: full
     description: Before and after, with addresses, authentication methods and flags by name; passwords are never shown.
+  idempotent:
+    support: partial
+    description: A second run changes nothing, except with O(update_password=always), which writes the password every run.
 extends_documentation_fragment:
   - mailrelay.smtp.iis_smtp
 options:
@@ -46,13 +49,18 @@ options:
     description:
       - C(present) makes sure the server exists and leaves it running or stopped as it is.
       - C(started) also starts it and sets it to start automatically; C(stopped) stops it and disables automatic start.
-      - C(absent) stops and deletes it.
+      - C(absent) stops and deletes it. The default virtual server (index 1, C(SmtpSvc/1)) is never deleted, because
+        tools and scripts expect it; the module refuses and asks for C(stopped).
+      - Start and stop write C(ServerCommand) (1 start, 2 stop) and fall back to the ADSI C(Start)/C(Stop) methods if
+        C(ServerState) does not follow; both are documented for web and FTP sites only (unconfirmed for SMTP).
     type: str
     choices: [present, absent, started, stopped]
     default: present
   bindings:
     description:
       - Addresses and ports the server listens on (C(ServerBindings)). Required to create a server.
+      - A new server also gets what IIS 6 Manager creates under it, the C(Domain) container and the C(ROOT)
+        virtual directory (C(IIsSmtpVirtualDir), its path O(mail_root) or C(C:\Inetpub\mailroot)).
       - The same address and port on two virtual servers keep the second from starting; the module
         refuses that for I(state=started) and warns otherwise.
     type: list
@@ -184,6 +192,9 @@ options:
   tls_certificate_thumbprint:
     description:
       - SHA-1 thumbprint of the certificate in C(LocalMachine\My) used for STARTTLS (C(SSLCertHash)).
+      - Unconfirmed. Microsoft lists C(SSLCertHash) for SMTP only on the read-only WMI class, so IIS may ignore the
+        value written through ADSI; the result's RV(unconfirmed) says so, and the certificate should be checked with
+        an C(EHLO)/C(STARTTLS) test.
       - Import the certificate first, for example with M(ansible.windows.win_certificate_store).
     type: str
   internet_facing:
@@ -317,6 +328,14 @@ server:
       type: list
       elements: str
       sample: [ssl, sasl, auth_cleartext]
+unconfirmed:
+  description:
+    - Inferred facts about IIS that the task relied on and that no live host has confirmed yet (docs/windows.md lists
+      them); check the result on your host.
+  returned: when the task relies on one
+  type: list
+  elements: str
+  sample: ["tls_certificate_thumbprint is written as SSLCertHash through ADSI; ..."]
 operations:
   description: The operations the apply call ran (or, in check mode, would run), without values.
   returned: always

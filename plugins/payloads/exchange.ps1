@@ -16,7 +16,7 @@ param(
     [ValidateSet('read', 'apply')]
     [string]$Mode,
     [ValidateSet('local', 'remote')]
-    [string]$Session = 'local',
+    [string]$Session = 'remote',
     [string]$ConnectionUri = '',
     [ValidateSet('Kerberos', 'Negotiate', 'Default')]
     [string]$Authentication = 'Kerberos',
@@ -81,12 +81,13 @@ $AcceptedDomainView = @{
     Flag = [ordered]@{ default = 'Default'; match_subdomains = 'MatchSubDomains' }
 }
 
-# The read needs only Get- cmdlets; apply adds the cmdlets of the operation table. Remote sessions
-# import exactly these, and role based access control is checked against them.
+# The read needs only Get- cmdlets; apply adds the cmdlets of the planned operations and no other.
+# Remote sessions import exactly these, and role based access control is checked against them, so a
+# least-privilege role that allows only what the task changes is enough.
 $ReadCommands = @('Get-ReceiveConnector', 'Get-ADPermission', 'Get-SendConnector', 'Get-TransportService', 'Get-AcceptedDomain')
 $NeededCommands = $ReadCommands
 if ($Mode -eq 'apply') {
-    $NeededCommands = @($ReadCommands) + @($OperationTable.Values | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)
+    $NeededCommands = @($ReadCommands) + @(@($Operations) | ForEach-Object { $OperationTable[[string]$_.op].Cmdlet } | Where-Object { $_ } | Sort-Object -Unique)
 }
 
 #region session
@@ -101,6 +102,10 @@ function Get-FailureCode($ErrorRecord) {
     }
     if ($text -match 'AccessDenied|UnauthorizedAccess|Access is denied|InsufficientAccessRights') {
         return 'access_denied'
+    }
+    # Exchange's directory exceptions: with the snap-in over WinRM, typically the second hop.
+    if ($text -match 'ADTransientException|ADOperationException|Active Directory operation failed|Active Directory server .* is not available') {
+        return 'directory_unreachable'
     }
     return 'exchange_error'
 }
@@ -120,6 +125,11 @@ if ($Mode -eq 'read' -and @($Operations).Count -gt 0) {
 }
 if ($Mode -eq 'apply' -and $Ansible.CheckMode) {
     Stop-Payload 'bad_operation' 'mode apply is never run in check mode'
+}
+foreach ($operation in @($Operations)) {
+    if (-not $OperationTable.ContainsKey([string]$operation.op)) {
+        Stop-Payload 'bad_operation' ('unknown operation {0}' -f $operation.op)
+    }
 }
 
 $RemoteSession = $null
@@ -246,10 +256,18 @@ function Read-ReceiveConnector($Connector, [bool]$WithPermission) {
 
 function Read-SendConnector($Connector) {
     $view = ConvertTo-View $Connector $SendConnectorView
-    # The password is write-only: only the account name comes back.
+    # The password is write-only: only the account name comes back. Through Import-PSSession the
+    # credential may arrive deserialized without UserName: then the name is unknown, not empty.
     $view.username = ''
+    $view.username_readable = $true
     if ($null -ne $Connector.AuthenticationCredential) {
-        $view.username = [string]$Connector.AuthenticationCredential.UserName
+        $user = [string]$Connector.AuthenticationCredential.UserName
+        $view.username = $null
+        $view.username_readable = $false
+        if ($user) {
+            $view.username = $user
+            $view.username_readable = $true
+        }
     }
     return $view
 }

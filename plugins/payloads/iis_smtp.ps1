@@ -20,11 +20,14 @@ Mode read changes nothing, so it also runs in check mode. Mode apply, never sent
 executes Operations in order, each naming its virtual server by ServerComment, then returns the same
 document, read by the same code:
 
-    create_server  {server, bindings}            IIsSmtpServer at the next free index
+    create_server  {server, bindings, children}  IIsSmtpServer at the next free index, then its child keys
+                                                 ({name, class, path?}: the Domain container, ROOT)
     delete_server  {server}
-    start_server   {server}                      ADSI Start(), then a bounded wait for ServerState 2
-    stop_server    {server}                      ADSI Stop(), then a bounded wait for ServerState 4
-    create_domain  {server, domain}              IIsSmtpDomain under /Domain
+    start_server   {server, command}             ServerCommand = command, a bounded wait for ServerState 2,
+                                                 then ADSI Start() and another wait if it did not follow
+    stop_server    {server, command}             the same with ServerState 4 and ADSI Stop()
+    create_domain  {server, domain, container_class}
+                                                 IIsSmtpDomain under /Domain (created first if missing)
     delete_domain  {server, domain}
     set_property   {server, domain?, name, type, via, value}
                    DWORD/BOOL/STRING/MULTISZ/BINARY through ADSI, IPSECURITY through the
@@ -111,6 +114,10 @@ function ConvertTo-StringArray {
 
 function Read-IPSecurity {
     param($Value)
+    # A new server with nothing inherited may have no IIsIPSecurity object at all.
+    if ($null -eq $Value) {
+        return $null
+    }
     $get = [Reflection.BindingFlags]'Public, Instance, GetProperty'
     $type = $Value.GetType()
     @{
@@ -287,6 +294,25 @@ function Get-DomainContainer {
     [ADSI]($Server.psbase.Path + '/Domain')
 }
 
+function Add-ChildKey {
+    param($Parent, [string]$Name, [string]$Class, [string]$Path)
+    if ($Name -notmatch '^[A-Za-z]+$' -or $Class -notmatch '^IIs[A-Za-z]+$') {
+        throw "MAILRELAY:bad_operation: '$Name' ($Class) is not a metabase key this payload creates"
+    }
+    # Found by name alone: an existing key is kept whatever class its creator gave it.
+    try {
+        [void]$Parent.psbase.Children.Find($Name)
+        return
+    }
+    catch {
+        $child = $Parent.psbase.Children.Add($Name, $Class)
+    }
+    if ($Path) {
+        $child.psbase.Properties['Path'].Value = $Path
+    }
+    $child.psbase.CommitChanges()
+}
+
 function Get-Target {
     param($Operation)
     $server = Get-Server -Name ([string]$Operation.server)
@@ -351,6 +377,10 @@ function New-SmtpServer {
     $server.psbase.Properties['ServerComment'].Value = $name
     $server.psbase.Properties['ServerBindings'].Value = [object[]]@($Operation.bindings)
     $server.psbase.CommitChanges()
+    # What IIS 6 Manager creates under a new server: the Domain container and the ROOT virtual directory.
+    foreach ($child in @($Operation.children)) {
+        Add-ChildKey -Parent $server -Name ([string]$child.name) -Class ([string]$child.class) -Path ([string]$child.path)
+    }
     $script:ServerCache[$name] = $server
 }
 
@@ -359,6 +389,19 @@ function Remove-SmtpServer {
     $server = Get-Server -Name ([string]$Operation.server)
     (Get-SmtpService).psbase.Children.Remove($server)
     $script:ServerCache.Remove([string]$Operation.server)
+}
+
+function Wait-ServerState {
+    param($Server, [int]$Wanted, [int]$Checks)
+    # Bounded wait: $Checks checks half a second apart.
+    for ($attempt = 0; $attempt -lt $Checks; $attempt++) {
+        $Server.psbase.RefreshCache()
+        if ([int]$Server.psbase.Properties['ServerState'].Value -eq $Wanted) {
+            return $true
+        }
+        Start-Sleep -Milliseconds 500
+    }
+    $false
 }
 
 function Invoke-ServerControl {
@@ -373,22 +416,29 @@ function Invoke-ServerControl {
     if ($null -eq $smtp -or [string]$smtp.Status -ne 'Running') {
         throw "MAILRELAY:service_stopped: the SMTPSVC service is not running"
     }
+    # What the IIS console writes (ServerCommand, volatile); the ADSI method is only documented for web
+    # and FTP sites, so it is the fallback when ServerState does not follow within 10 seconds.
+    try {
+        $server.psbase.Properties['ServerCommand'].Value = [int]$Operation.command
+        $server.psbase.CommitChanges()
+        if (Wait-ServerState -Server $server -Wanted $Wanted -Checks 20) {
+            return
+        }
+    }
+    catch {
+        $server.psbase.RefreshCache()
+    }
     try {
         [void]$server.psbase.Invoke($Method)
     }
     catch {
-        throw "MAILRELAY:control_failed: $Method of '$($Operation.server)' failed: $($_.Exception.Message)"
+        throw "MAILRELAY:control_failed: ServerCommand $($Operation.command) and $Method of '$($Operation.server)' failed: $($_.Exception.Message)"
     }
-    # Bounded wait: 60 checks half a second apart.
-    for ($attempt = 0; $attempt -lt 60; $attempt++) {
-        $server.psbase.RefreshCache()
-        $state = [int]$server.psbase.Properties['ServerState'].Value
-        if ($state -eq $Wanted) {
-            return
-        }
-        Start-Sleep -Milliseconds 500
+    if (Wait-ServerState -Server $server -Wanted $Wanted -Checks 40) {
+        return
     }
-    throw "MAILRELAY:control_failed: virtual server '$($Operation.server)' is in state $state after $Method"
+    $state = [int]$server.psbase.Properties['ServerState'].Value
+    throw "MAILRELAY:control_failed: virtual server '$($Operation.server)' is in state $state after ServerCommand $($Operation.command) and $Method"
 }
 
 function New-SmtpDomain {
@@ -397,7 +447,10 @@ function New-SmtpDomain {
     if ($name -notmatch '^[A-Za-z0-9*][A-Za-z0-9.*-]*$') {
         throw "MAILRELAY:bad_operation: '$name' is not a domain name"
     }
-    $container = Get-DomainContainer -Server (Get-Server -Name ([string]$Operation.server))
+    $server = Get-Server -Name ([string]$Operation.server)
+    # A server created by other tools may lack the container that IIS 6 Manager creates.
+    Add-ChildKey -Parent $server -Name 'Domain' -Class ([string]$Operation.container_class) -Path ''
+    $container = Get-DomainContainer -Server $server
     $domain = $container.psbase.Children.Add($name, 'IIsSmtpDomain')
     $domain.psbase.CommitChanges()
 }
@@ -451,6 +504,11 @@ function Set-AdsiIPSecurity {
     $set = [Reflection.BindingFlags]'Public, Instance, SetProperty'
     # Public scripts set GrantByDefault first and commit, then set the list on a fresh copy.
     $ipsec = $entry.psbase.Properties[$name].Value
+    if ($null -eq $ipsec) {
+        # A new server with nothing inherited has no IIsIPSecurity object: write through WMI, as Salt does.
+        Set-WmiIPSecurity -Operation $Operation -Wanted $wanted
+        return
+    }
     [void]$ipsec.GetType().InvokeMember('GrantByDefault', $set, $null, $ipsec, @([bool]$wanted.grant_by_default))
     $entry.psbase.Properties[$name].Value = $ipsec
     $entry.psbase.CommitChanges()
@@ -460,6 +518,34 @@ function Set-AdsiIPSecurity {
     [void]$ipsec.GetType().InvokeMember('IPDeny', $set, $null, $ipsec, @(, [object[]]@($wanted.ip_deny)))
     $entry.psbase.Properties[$name].Value = $ipsec
     $entry.psbase.CommitChanges()
+}
+
+function Set-WmiIPSecurity {
+    param($Operation, $Wanted)
+    if ($Operation.domain) {
+        throw "MAILRELAY:bad_operation: IPSecurity is written on virtual servers only"
+    }
+    $server = Get-Server -Name ([string]$Operation.server)
+    $settingName = 'SmtpSvc/' + $server.psbase.Name
+    $setting = $null
+    try {
+        foreach ($candidate in @(Get-WmiObject -Namespace 'root\MicrosoftIISv2' -Class 'IIsIPSecuritySetting')) {
+            if ([string]$candidate.Name -eq $settingName) {
+                $setting = $candidate
+            }
+        }
+    }
+    catch {
+        throw "MAILRELAY:wmi_missing: root\MicrosoftIISv2 cannot be read ($($_.Exception.Message))"
+    }
+    if ($null -eq $setting) {
+        throw "MAILRELAY:ipsecurity_missing: virtual server '$($Operation.server)' has no IPSecurity object through ADSI or WMI"
+    }
+    $setting.psbase.SetPropertyValue('GrantByDefault', [bool]$Wanted.grant_by_default)
+    $setting.psbase.SetPropertyValue('IPGrant', [string[]]@($Wanted.ip_grant))
+    $setting.psbase.SetPropertyValue('IPDeny', [string[]]@($Wanted.ip_deny))
+    [void]$setting.psbase.Put()
+    $server.psbase.RefreshCache()
 }
 
 function Set-WmiValue {

@@ -15,10 +15,7 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange as ex
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import (
-    Plan,
-    WindowsResourceAction,
-)
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import WindowsResourceAction
 
 PAYLOAD = "exchange"
 
@@ -43,8 +40,9 @@ class ExchangeAction(WindowsResourceAction):
         return self.resource.build_desired(params)
 
     def plan(self, params, desired, current):
-        operations, before, after, *secrets = self.resource.plan(desired, current)
-        return Plan(operations, ex.diff_text(before), ex.diff_text(after), *secrets)
+        plan = self.resource.plan(desired, current)
+        plan.before, plan.after = ex.diff_text(plan.before), ex.diff_text(plan.after)
+        return plan
 
     def report(self, params, desired, current, plan):
         return self.resource.report(current)
@@ -54,7 +52,15 @@ class ExchangeAction(WindowsResourceAction):
         raise NotImplementedError
 
     def read_parameters(self, params):
+        self._session_warnings = ex.session_warnings(params)
         return dict(ex.session_parameters(params), **self.read_scope(params))
+
+    def run(self, tmp=None, task_vars=None):
+        self._session_warnings = []
+        result = super().run(tmp, task_vars)
+        if self._session_warnings:
+            result["warnings"] = list(result.get("warnings") or []) + self._session_warnings
+        return result
 
     def connection_secrets(self, params):
         return ex.session_secrets(params)

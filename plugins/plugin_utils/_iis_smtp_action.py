@@ -14,10 +14,7 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 from __future__ import annotations
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
-from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import (
-    Plan,
-    WindowsResourceAction,
-)
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import WindowsResourceAction
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import PayloadError
 
 PAYLOAD = "iis_smtp"
@@ -36,9 +33,10 @@ class IisSmtpAction(WindowsResourceAction):
             raise PayloadError(self.payload, str(exc))
 
     def to_plan(self, metabase_plan):
-        """The base class's Plan for a ServerPlan/DomainPlan of _metabase."""
-        return Plan(metabase_plan.operations, metabase_plan.before, metabase_plan.after,
-                    _metabase.secrets_parameter(metabase_plan.secrets), metabase_plan.warnings)
+        """The plan as the base class runs it (one ResourcePlan shape): its secrets become the payload's one
+        SecureString parameter ``Secrets``."""
+        metabase_plan.secrets = _metabase.secrets_parameter(metabase_plan.secrets)
+        return metabase_plan
 
     @staticmethod
     def plan_report(plan):

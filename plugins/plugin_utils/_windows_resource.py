@@ -24,6 +24,7 @@ from __future__ import annotations
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils._windows_plan import ResourcePlan
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_rpc import (
     PayloadError,
     run_payload,
@@ -57,23 +58,8 @@ class ResourceInputError(Exception):
     """Bad input found by a resource's own validation; the message names the option."""
 
 
-class Plan:
-    """What a resource must do: typed operations for the apply payload, plus a readable diff.
-
-    ``secrets`` maps a parameter name to a secret value; operations refer to
-    secrets by that name so that no secret travels in ``Operations``.
-    ``warnings`` are shown to the user whether or not the plan is applied.
-    """
-
-    def __init__(self, operations=None, before=None, after=None, secrets=None, warnings=None):
-        self.operations = list(operations or [])
-        self.before = before if before is not None else {}
-        self.after = after if after is not None else {}
-        self.secrets = dict(secrets or {})
-        self.warnings = list(warnings or [])
-
-    def __bool__(self):
-        return bool(self.operations)
+# The one plan shape of every Windows resource (IIS SMTP and Exchange), kept with the pure code.
+Plan = ResourcePlan
 
 
 class WindowsResourceAction(ActionBase):
@@ -113,7 +99,7 @@ class WindowsResourceAction(ActionBase):
         raise NotImplementedError
 
     def plan(self, params, desired, current):
-        """Return a Plan that takes ``current`` to ``desired``."""
+        """Return a ResourcePlan that takes ``current`` to ``desired``."""
         raise NotImplementedError
 
     def report(self, params, desired, current, plan):
@@ -163,6 +149,8 @@ class WindowsResourceAction(ActionBase):
         result = dict(changed=bool(plan))
         if plan.warnings:
             result["warnings"] = list(plan.warnings)
+        if plan.unconfirmed:
+            result["unconfirmed"] = list(plan.unconfirmed)
         if self._task.diff and plan:
             result["diff"] = {"before": plan.before, "after": plan.after}
         if not plan or self._task.check_mode:

@@ -137,6 +137,7 @@ DOCUMENTED_PARAMETERS = {
 _FAILURE_CODE = (
     (re.compile(r"ManagementObjectNotFound|couldn't be found|could not be found"), "not_found"),
     (re.compile(r"AccessDenied|UnauthorizedAccess|Access is denied|InsufficientAccessRights"), "access_denied"),
+    (re.compile(r"ADTransientException|ADOperationException|Active Directory operation failed"), "directory_unreachable"),
 )
 _KB, _MB, _GB = 1024, 1024 ** 2, 1024 ** 3
 
@@ -188,8 +189,10 @@ _PARAMETER = re.compile(r"((?:\[[^\]]*\]\s*)*)\[(\w+(?:\[\])?)\]\$(\w+)")
 _TABLE_ROW = re.compile(r"^\s*(\w+) = @\{ Cmdlet = '([\w-]+)'; Parameters = @\(([^)]*)\)(.*)\}\s*$", re.MULTILINE)
 _VIEW = re.compile(r"^\$(\w+)View = @\{\n(.*?)\n\}", re.MULTILINE | re.DOTALL)
 _VIEW_LINE = re.compile(r"^\s*(Text|List|Flag|Number) = \[ordered\]@\{(.*)\}\s*$", re.MULTILINE)
-# How mode apply extends the read's cmdlets (the fake does the same; the payload test checks the line).
-NEEDED_COMMANDS_RULE = "$NeededCommands = @($ReadCommands) + @($OperationTable.Values | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)"
+# How mode apply extends the read's cmdlets: only those of the planned operations (the fake does the
+# same; the payload test checks the line).
+NEEDED_COMMANDS_RULE = ("$NeededCommands = @($ReadCommands) + @(@($Operations) | ForEach-Object { $OperationTable[[string]$_.op].Cmdlet } "
+                        "| Where-Object { $_ } | Sort-Object -Unique)")
 
 
 def payload_contract(name):
@@ -224,11 +227,18 @@ def payload_contract(name):
         views[match.group(1)] = {
             line.group(1): dict(re.findall(r"(\w+) = '(\w+)'", line.group(2))) for line in _VIEW_LINE.finditer(match.group(2))
         }
-    write_commands = sorted({spec["cmdlet"] for spec in table.values()}) if NEEDED_COMMANDS_RULE in text else []
     return {
         "declared": declared, "choices": choices, "mandatory": mandatory, "secure": secure, "read_commands": read_commands,
-        "write_commands": write_commands, "operations": table, "views": views,
+        "imports_planned_cmdlets": NEEDED_COMMANDS_RULE in text, "operations": table, "views": views,
     }
+
+
+def write_commands(contract, operations):
+    """The write cmdlets mode apply imports for ``operations``: those of the planned operations only."""
+    if not contract["imports_planned_cmdlets"]:
+        return []
+    table = contract["operations"]
+    return sorted({table[op["op"]]["cmdlet"] for op in operations or [] if op.get("op") in table})
 
 
 def _text(value):
@@ -360,6 +370,20 @@ class FakeExchange:
         self.endpoints = {"%s.corp.example" % s.lower() for s in servers}
         self.local_fqdn = "%s.corp.example" % local_server.lower()
         self.remote_needs_credential = False  # True: WinRM without delegation (the second hop fails)
+        # session=local over WinRM: the snap-in runs in the WinRM logon, and its own calls to Active
+        # Directory are a second hop. With NTLM, or Kerberos without delegation, the logon has no
+        # credentials to pass on, so every cmdlet that reads the directory fails (Microsoft: "Making the
+        # second hop in PowerShell Remoting"; Exchange answers with its ADTransientException /
+        # ADOperationException, "Active Directory operation failed", in public reports). True models
+        # CredSSP, delegation or become; the exact message text is not from a recorded session.
+        self.local_session_delegates = False
+        # session=remote: Import-PSSession proxies return deserialized objects (about_Remote_Output:
+        # "Deserialized." type names, property bags without methods). A PSCredential cannot cross
+        # (MS-PSRP 2.2.5.1.24: a SecureString needs a session key the Exchange endpoint never
+        # exchanges), so the send connector's AuthenticationCredential may arrive as its type name
+        # only, without UserName. Unconfirmed on a live host: the fake takes the pessimistic side.
+        self.remote_credential_unreadable = True
+        self._remote = True
         self.accounts = {"CORP\\mailadmin": "Adm1n-Pass"}
         self.denied_cmdlets = set()
         # How the payload's Get-PrincipalSid finds the SID of an ADPermission entry's user: "object"
@@ -836,9 +860,13 @@ class FakeExchange:
         mode = parameters["Mode"].lower()
         if mode == "read" and parameters.get("Operations"):
             raise PayloadFailure("MAILRELAY:bad_operation: operations are only run in mode apply")
-        needed = contract["read_commands"] + (contract["write_commands"] if mode == "apply" else [])
+        needed = contract["read_commands"] + (write_commands(contract, parameters.get("Operations")) if mode == "apply" else [])
         self._connect(parameters, secrets, needed)
+        self._remote = parameters.get("Session", "remote") == "remote"
         try:
+            if not self._remote and not self.local_session_delegates:
+                raise ExchangeError("ADTransientException", "Active Directory operation failed on dc01.corp.example. "
+                                    "The supplied credential for 'NT AUTHORITY\\ANONYMOUS LOGON' is invalid.")
             if mode == "apply":
                 created = {}
                 for operation in parameters.get("Operations") or []:
@@ -877,7 +905,7 @@ class FakeExchange:
         return "exchange_error"
 
     def _connect(self, parameters, secrets, needed):
-        if parameters.get("Session", "local") == "local":
+        if parameters.get("Session", "remote") == "local":
             if not self.snapin_installed:
                 raise PayloadFailure("MAILRELAY:snapin_missing: No snap-ins have been registered for Windows PowerShell version 5.")
         else:
@@ -969,9 +997,16 @@ class FakeExchange:
                     view["permissions"].append(permission)
         return view
 
-    @staticmethod
-    def _read_send_connector(connector, views):
+    def _read_send_connector(self, connector, views):
         view = convert_to_view(connector, views["SendConnector"])
         credential = _property(connector, "AuthenticationCredential")
-        view["username"] = _text(credential.username) if credential is not None else ""
+        if credential is not None and self._remote and self.remote_credential_unreadable:
+            credential = "Deserialized.System.Management.Automation.PSCredential"
+        # The payload's Read-SendConnector: no credential, a readable user name, or one it cannot read.
+        view["username"] = ""
+        view["username_readable"] = True
+        if credential is not None:
+            username = getattr(credential, "username", None)
+            view["username"] = _text(username) if username else None
+            view["username_readable"] = bool(username)
         return view

@@ -22,6 +22,17 @@ where from:
 - unknown properties fail as ADSI does ("cannot be found in the cache"); a
   value of the wrong type or out of the Int32 range fails as PowerShell's cast
   does; the read-only ``ServerState`` cannot be written;
+- a virtual server made in IIS 6 Manager has two child keys (IIS 6 metabase
+  reference: ``IIsSmtpDomain`` keys live under ``/LM/SMTPSVC/n/Domain``, and
+  ``IIsSmtpVirtualDir`` is the server's ``ROOT``); creating a domain under a
+  server without the ``Domain`` container fails as ADSI does for a missing
+  parent path, unless the operation names the container's class so the
+  payload creates it first;
+- start and stop carry the ``ServerCommand`` value the payload writes
+  (reference, ID 1012: 1 start, 2 stop; documented for web and FTP sites, and
+  the IIS console writes it for SMTP): the ADSI ``Start()``/``Stop()`` methods
+  alone are documented for web and FTP servers only, so an operation without
+  the command fails here;
 - virtual server creation takes the next free index; a virtual server whose
   address and port another started server uses does not start (ServerState
   stays 4), which the payload reports as ``control_failed``;
@@ -80,6 +91,10 @@ DOMAIN_SCHEMA = {
     "RelayForAuth": ("DWORD", "adsi"),
 }
 READ_ONLY = {"ServerState"}
+# Child keys of a virtual server as IIS 6 Manager creates it (metabase reference; the container's class inferred).
+CHILD_KEYS = {"Domain": "IIsConfigObject", "Root": "IIsSmtpVirtualDir"}
+# ServerCommand values (metabase reference, ID 1012).
+SERVER_COMMAND = {"start_server": 1, "stop_server": 2}
 STARTED, STOPPED = 2, 4
 _SPEC = re.compile(r"^([A-Za-z0-9]+):(DWORD|BOOL|STRING|MULTISZ|BINARY|IPSECURITY|SECRET):(adsi|wmi)$")
 _DOMAIN_NAME = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9.*-]*$")
@@ -113,7 +128,9 @@ class FakeMetabase:
         for key, value in props.items():
             self._check_stored(SERVER_SCHEMA, key, value)
             stored[key] = value
-        self.servers[index] = {"props": stored, "domains": {}, "state": STARTED if started else STOPPED}
+        self.servers[index] = {"props": stored, "domains": {}, "state": STARTED if started else STOPPED,
+                               "keys": {"Domain": {"class": CHILD_KEYS["Domain"]},
+                                        "Root": {"class": CHILD_KEYS["Root"], "path": "C:\\Inetpub\\mailroot"}}}
         return index
 
     def add_domain(self, index, name, **props):
@@ -303,13 +320,24 @@ class FakeMetabase:
         bindings = operation.get("bindings")
         if not isinstance(bindings, list) or not all(isinstance(item, str) for item in bindings):
             raise PayloadFailure("Cannot convert value to type System.Object[] (ServerBindings)")
-        self.servers[self._next_index()] = {"props": {"ServerComment": name, "ServerBindings": list(bindings)}, "domains": {}, "state": STOPPED}
+        keys = {}
+        for child in operation.get("children") or []:
+            if child.get("name") not in CHILD_KEYS or child.get("class") != CHILD_KEYS[child["name"]]:
+                _fail("bad_operation", "'%s' (%s) is not a metabase key this payload creates" % (child.get("name"), child.get("class")))
+            keys[child["name"]] = {key: value for key, value in child.items() if key in ("class", "path")}
+        self.servers[self._next_index()] = {"props": {"ServerComment": name, "ServerBindings": list(bindings)}, "domains": {},
+                                            "state": STOPPED, "keys": keys}
 
     def _create_domain(self, operation):
         name = str(operation.get("domain"))
         if not _DOMAIN_NAME.match(name):
             _fail("bad_operation", "'%s' is not a domain name" % name)
-        domains = self._domains_of(operation)
+        server = self.servers[self._server_index(operation["server"])]
+        if "Domain" not in server["keys"]:
+            if operation.get("container_class") != CHILD_KEYS["Domain"]:
+                raise PayloadFailure('Exception calling "Add" with "2" argument(s): "The system cannot find the path specified."')
+            server["keys"]["Domain"] = {"class": operation["container_class"]}
+        domains = server["domains"]
         if name.lower() in domains:
             raise PayloadFailure('Exception calling "Add" with "2" argument(s): "Cannot create a file when that file already exists."')
         domains[name.lower()] = {"name": name, "props": {}}
@@ -321,6 +349,9 @@ class FakeMetabase:
             return
         if self.service_status != "Running":
             _fail("service_stopped", "the SMTPSVC service is not running")
+        if operation.get("command") != SERVER_COMMAND[operation["op"]]:
+            _fail("control_failed", "%s of '%s' without ServerCommand %d: ServerState does not follow" % (
+                operation["op"], operation["server"], SERVER_COMMAND[operation["op"]]))
         if wanted == STARTED:
             mine = set(server["props"].get("ServerBindings") or [])
             for other_index, other in self.servers.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import ANONYMOUS, ExchangeError, FakeExchange
+from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import ANONYMOUS, Credential, ExchangeError, FakeExchange
 from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import PayloadFailure
 
 RELAY = "ms-Exch-SMTP-Accept-Any-Recipient"
@@ -111,8 +111,10 @@ def test_a_read_runs_no_operation_and_needs_no_write_cmdlet(fake):
     document = fake.handle("exchange", {"Mode": "read", "AcceptedDomains": True}, {})
     assert [d["domain_name"] for d in document["accepted_domains"]] == ["corp.example"]
     assert fake.cmdlets_called() == ["Get-AcceptedDomain"]
+    # Apply imports the cmdlets of its operations only: an apply without them needs none.
+    fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": []}, {})
     with pytest.raises(PayloadFailure, match="access_denied: this account may not run Remove-AcceptedDomain"):
-        fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": []}, {})
+        fake.handle("exchange", {"Mode": "apply", "AcceptedDomains": True, "Operations": [operation]}, {})
 
 
 def test_the_read_uses_the_payloads_property_views(fake):
@@ -123,3 +125,22 @@ def test_the_read_uses_the_payloads_property_views(fake):
     assert connector["remote_ip_ranges"] == ["192.0.2.10"] and connector["permission_groups"] == "AnonymousUsers, Custom"
     assert {p["sid"] for p in connector["permissions"]} >= {ANONYMOUS}
     assert all(p["extended_rights"] for p in connector["permissions"])  # the GenericAll entry is skipped
+
+
+def test_a_local_session_fails_at_the_second_hop_unless_delegated(fake):
+    """Issue 15: the snap-in over WinRM reaches Active Directory only with CredSSP, delegation or become."""
+    with pytest.raises(PayloadFailure, match="MAILRELAY:directory_unreachable: Active Directory operation failed"):
+        fake.handle("exchange", {"Mode": "read", "Session": "local", "AcceptedDomains": True}, {})
+    fake.local_session_delegates = True
+    assert fake.handle("exchange", {"Mode": "read", "Session": "local", "AcceptedDomains": True}, {})["accepted_domains"]
+
+
+def test_the_remote_session_may_not_return_the_credentials_user_name(fake):
+    """Issue 15: deserialized through Import-PSSession, the credential arrives without UserName."""
+    fake.invoke("New-SendConnector", Name="out", AddressSpaces=["*"], SmartHosts=["192.0.2.25"], DNSRoutingEnabled=False,
+                SmartHostAuthMechanism="BasicAuth", AuthenticationCredential=Credential("corp-relay", "pw"))
+    remote = fake.handle("exchange", {"Mode": "read", "Session": "remote", "SendConnector": "out"}, {})["send_connectors"][0]
+    assert (remote["username"], remote["username_readable"]) == (None, False)
+    fake.local_session_delegates = True
+    local = fake.handle("exchange", {"Mode": "read", "Session": "local", "SendConnector": "out"}, {})["send_connectors"][0]
+    assert (local["username"], local["username_readable"]) == ("corp-relay", True)

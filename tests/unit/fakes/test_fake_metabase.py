@@ -118,3 +118,27 @@ def test_unknown_operation_changes_nothing():
     with pytest.raises(PayloadFailure):
         apply(host, [{"op": "delete_server", "server": "s"}, {"op": "bogus"}])
     assert host.server_by_name("s")[0] == 1
+
+
+def test_start_and_stop_need_the_server_command():
+    """Issue 15: the ADSI methods alone are documented for web and FTP servers only."""
+    host = FakeMetabase()
+    host.add_server("s", bindings=["192.0.2.1:25:"], started=False)
+    with pytest.raises(PayloadFailure, match="control_failed: start_server of 's' without ServerCommand 1"):
+        apply(host, [{"op": "start_server", "server": "s"}])
+    apply(host, [{"op": "start_server", "server": "s", "command": 1}])
+    assert host.servers[1]["state"] == 2
+    apply(host, [{"op": "stop_server", "server": "s", "command": 2}])
+    assert host.servers[1]["state"] == 4
+
+
+def test_a_domain_needs_the_domain_container():
+    """Issue 15: IIsSmtpDomain keys live under /Domain; ADSI cannot add one under a missing parent."""
+    host = FakeMetabase()
+    apply(host, [{"op": "create_server", "server": "bare", "bindings": ["192.0.2.1:25:"]}])
+    with pytest.raises(PayloadFailure, match="cannot find the path"):
+        apply(host, [{"op": "create_domain", "server": "bare", "domain": "example.org"}])
+    apply(host, [{"op": "create_domain", "server": "bare", "domain": "example.org", "container_class": "IIsConfigObject"}])
+    assert list(host.servers[1]["domains"]) == ["example.org"]
+    with pytest.raises(PayloadFailure, match="is not a metabase key this payload creates"):
+        apply(host, [{"op": "create_server", "server": "odd", "bindings": ["192.0.2.2:25:"], "children": [{"name": "Root", "class": "IIsWebVirtualDir"}]}])

@@ -20,6 +20,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
+from ansible_collections.mailrelay.smtp.plugins.filter import windows_jobs
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import ANONYMOUS, FakeExchange
 from ansible_collections.mailrelay.smtp.tests.unit.plugins.action._exchange_helpers import Run
 
@@ -46,6 +47,18 @@ def load(relative):
     return DataLoader().load_from_file(os.path.join(ROOT, relative), trusted_as_template=True)
 
 
+def module_defaults_for(module, defaults):
+    """What Ansible merges under a task's arguments: its action groups' defaults (meta/runtime.yml), then its own."""
+    groups = yaml.safe_load(open(os.path.join(ROOT, "meta", "runtime.yml")))["action_groups"]
+    args = {}
+    short = module.split(".")[-1]
+    for group, members in groups.items():
+        if short in members:
+            args.update(defaults.get("group/mailrelay.smtp." + group) or {})
+    args.update(defaults.get(module) or {})
+    return args
+
+
 def module_tasks(variables):
     """``[(module, args)]`` of the role's module tasks, as Ansible would hand them to the action plugins."""
     loader = DataLoader()
@@ -56,12 +69,14 @@ def module_tasks(variables):
     scope = dict(variables)
     scope.update(block.get("vars") or {})
     templar = Templar(loader=loader, variables=scope)
+    # The collection's own filter: plain pytest runs without Ansible's collection loader.
+    templar._engine.environment.filters["mailrelay.smtp.exchange_job_resources"] = windows_jobs.exchange_job_resources
     rendered = []
     for task in block["block"]:
         if "when" in task and not templar.evaluate_conditional(task["when"]):
             continue
         (module,) = [key for key in task if key.startswith("mailrelay.smtp.")]
-        args = dict(block["module_defaults"].get(module) or {})
+        args = module_defaults_for(module, block["module_defaults"])
         args.update(task[module])
         rendered.append((module, templar.template(args)))
     return rendered
@@ -69,6 +84,7 @@ def module_tasks(variables):
 
 def role_variables(**overrides):
     variables = dict(load("roles/hub/defaults/main.yml"))
+    variables.update(load("roles/hub/vars/main.yml"))
     variables.update(load("roles/exchange/defaults/main.yml"))
     variables.update(TOPOLOGY_VARS)
     variables.update(overrides)
@@ -197,3 +213,21 @@ def test_exchange_role_documents_every_default():
         for name, value in defaults.items():
             assert options[name].get("default") == value, name
             assert name.startswith("exchange_")
+
+
+def test_session_options_are_set_once_for_the_action_group():
+    """Issue 15: module_defaults of the action group, not a YAML anchor per module."""
+    block = load("roles/hub/tasks/exchange.yml")[1]
+    assert list(block["module_defaults"]) == ["group/mailrelay.smtp.exchange"]
+    groups = yaml.safe_load(open(os.path.join(ROOT, "meta", "runtime.yml")))["action_groups"]
+    modules = {key.split(".")[-1] for task in block["block"] for key in task if key.startswith("mailrelay.smtp.")}
+    assert modules <= set(groups["exchange"])
+    assert set(groups["exchange"]) == {name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules")) if name.startswith("exchange_")}
+    assert set(groups["iis_smtp"]) == {name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules")) if name.startswith("iis_smtp")}
+
+
+def test_the_default_session_is_remote(fake):
+    """Issue 15, item 1: the role reaches Exchange through the remote endpoint unless told otherwise."""
+    assert role_variables()["exchange_session"] == "remote"
+    runs = converge(fake, exchange_session_username="CORP\\mailadmin", exchange_session_password="Adm1n-Pass")
+    assert all(call["parameters"]["Session"] == "remote" for dummy, run in runs for call in run.stub.calls)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 
 PLAYBOOK = """
 - name: Both IIS jobs on one fake Windows host
@@ -72,7 +72,7 @@ def test_jobs_converge_then_rerun_without_changes(windows):
     assert relay["state"] == 2
     assert relay["props"]["ServerBindings"] == ["192.0.2.11:25:"]
     assert relay["props"]["AuthFlags"] == 1 and relay["props"]["RelayForAuth"] == 0
-    assert _ipsec_list.decode_blob(relay["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(relay["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
     assert relay["props"]["DefaultDomain"] == "inbound-relay.invalid"
     assert relay["props"]["QueueDirectory"] == "C:\\inetpub\\mailrelay\\mailrelay-inbound-relay\\Queue"
     assert {name: domain["props"]["RouteAction"] for name, domain in relay["domains"].items()} == {"example.org": 0x1002, "example.net": 0x1002}
@@ -115,3 +115,29 @@ def test_check_mode_on_a_fresh_host(windows):
     fresh = host()
     assert fresh.metabase.server_by_name("mailrelay submission")[1] is None
     assert not fresh.features
+
+
+PLATFORM_ONLY = """
+- name: The IIS platform role alone
+  hosts: winfake
+  gather_facts: false
+  roles:
+    - role: mailrelay.smtp.iis_smtp
+      vars:
+        iis_smtp_all_unassigned_servers_state: absent
+"""
+
+
+def test_absent_removes_stray_all_address_servers_but_only_stops_the_default_one(fake_windows, tmp_path):
+    """Issue 15, item 10: the default virtual server #1 survives iis_smtp_all_unassigned_servers_state: absent."""
+    play, host = fake_windows(PLATFORM_ONLY)
+    prepared = host()
+    prepared.metabase.add_server("stray", bindings=(":2525:",))
+    prepared.save(str(tmp_path / "windows.pickle"))
+    report, stats = play()
+    metabase = host().metabase
+    default = metabase.server_by_name("[SMTP Virtual Server #1]")[1]
+    assert default is not None and default["state"] == 4 and default["props"]["ServerAutoStart"] is False
+    assert metabase.server_by_name("stray")[1] is None
+    report, stats = play()
+    assert stats["changed"] == 0, stats

@@ -16,7 +16,7 @@ import sys
 
 import yaml
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import FakeExchange
 
 TOPOLOGY = {
@@ -54,7 +54,7 @@ def test_the_topology_deploys_to_iis_and_rerun_changes_nothing(fake_windows):
     relay = metabase.server_by_name("mailrelay inbound relay")[1]
     assert relay["props"]["ServerBindings"] == ["192.0.2.11:25:"]
     assert relay["props"]["AuthFlags"] == 1
-    assert _ipsec_list.decode_blob(relay["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(relay["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
     # One remote domain per own domain, routed to the hub the description names.
     assert sorted(relay["domains"]) == ["example.net", "example.org"]
     assert {domain["props"]["RouteActionString"] for domain in relay["domains"].values()} == {"[10.0.0.2]"}

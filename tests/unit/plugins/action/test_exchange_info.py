@@ -63,7 +63,8 @@ RECEIVE = {"server": "EX01", "name": "mailrelay relay", "remote_ip_ranges": ["10
 
 def test_missing_snapin_is_a_clear_message(fake):
     fake.snapin_installed = False
-    result = Run(fake, Receive, RECEIVE).result
+    fake.local_session_delegates = True
+    result = Run(fake, Receive, dict(RECEIVE, session="local")).result
     assert result["failed"] is True and result["error_code"] == "snapin_missing"
     assert "session=remote" in result["msg"]
 
@@ -105,7 +106,7 @@ def test_rbac_denied_cmdlets(fake):
 
 
 def test_session_options_are_checked_before_any_call(fake):
-    result = Run(fake, Receive, dict(RECEIVE, connection_uri="http://ex01.corp.example/PowerShell/"))
+    result = Run(fake, Receive, dict(RECEIVE, session="local", connection_uri="http://ex01.corp.example/PowerShell/"))
     assert result.result["failed"] is True and "only used with session=remote" in result.result["msg"]
     assert result.modes == []
 
@@ -117,3 +118,47 @@ def test_relay_audit_view_of_a_stale_connector(fake):
     legacy = next(c for c in info["receive_connectors"] if c["identity"] == "EX01\\legacy relay")
     assert legacy["anonymous_relay"] is True
     assert {"sid": EVERYONE, "user": "Everyone", "right": RELAY, "deny": False, "inherited": False} in legacy["permissions"]
+
+
+# ---- issue 15, item 1: the default session is the remote endpoint --------------------------------
+
+
+def test_the_default_session_is_the_remote_endpoint(fake):
+    # The snap-in is there but its directory calls would be a second hop (the fake's default).
+    run = Run(fake, Receive, dict(RECEIVE, session_username="CORP\\mailadmin", session_password="Adm1n-Pass"))
+    assert run.result["changed"] is True, run.result
+    assert {call["parameters"]["Session"] for call in run.stub.calls} == {"remote"}
+    assert not any("second hop" in warning for warning in run.result.get("warnings", []))
+
+
+def test_a_local_session_over_winrm_fails_at_the_second_hop_and_says_what_to_do(fake):
+    result = Run(fake, Receive, dict(RECEIVE, session="local")).result
+    assert result["failed"] is True and result["error_code"] == "directory_unreachable", result
+    assert "second hop" in result["msg"] and "session=remote" in result["msg"]
+    assert not any(c["name"] == "mailrelay relay" for c in fake.receive_connectors)
+
+
+def test_a_local_session_warns_even_when_it_works(fake):
+    fake.local_session_delegates = True  # CredSSP, delegation or become
+    run = Run(fake, Receive, dict(RECEIVE, session="local"))
+    assert run.result["changed"] is True, run.result
+    assert any("CredSSP" in warning and "session=local" in warning for warning in run.result["warnings"])
+
+
+def test_a_remote_session_without_credentials_warns_about_the_second_hop(fake):
+    run = Run(fake, Info, {"server": "EX01"})
+    assert run.result.get("failed") is not True, run.result
+    assert any("second hop" in warning and "session_username" in warning for warning in run.result["warnings"])
+
+
+# ---- issue 15, item 9: apply imports only the cmdlets of the planned operations -------------------
+
+
+def test_apply_needs_only_the_cmdlets_it_runs(fake):
+    # A least-privilege role that may read and create receive connectors, nothing else.
+    fake.denied_cmdlets = {"Set-ReceiveConnector", "Remove-ReceiveConnector", "Remove-ADPermission", "New-SendConnector",
+                           "Set-SendConnector", "Remove-SendConnector", "Set-TransportService", "New-AcceptedDomain",
+                           "Set-AcceptedDomain", "Remove-AcceptedDomain"}
+    run = Run(fake, Receive, RECEIVE)
+    assert run.result["changed"] is True, run.result
+    assert run.changing_cmdlets() == ["New-ReceiveConnector", "Add-ADPermission"]

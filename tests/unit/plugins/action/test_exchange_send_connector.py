@@ -113,3 +113,25 @@ def test_remove(fake):
     removed = run(fake, {"name": "mailrelay outbound", "state": "absent"})
     assert removed.result["changed"] is True and fake.send_connectors == []
     assert removed.changing_cmdlets() == ["Remove-SendConnector"]
+
+
+# ---- issue 15, item 4: a user name the remote session cannot read is unknown, not changed ---------
+
+
+def test_basic_auth_through_the_remote_session_converges_when_the_user_name_is_unreadable(fake):
+    assert fake.remote_credential_unreadable  # the fake's default: the credential arrives deserialized
+    created = run(fake, SMARTHOST)
+    assert created.result["changed"] is True, created.result
+    assert fake.send_connectors[0]["credential"].username == "corp-relay"
+    again = run(fake, SMARTHOST, diff=True)
+    assert again.result["changed"] is False and again.modes == ["read"], again.result
+    assert again.call("read")["secrets"] == {}
+    assert again.result["connector"]["username"].startswith("(set; the user name is not readable")
+
+
+def test_a_readable_user_name_that_differs_still_resends_the_credential(fake):
+    fake.remote_credential_unreadable = False
+    run(fake, SMARTHOST)
+    renamed = run(fake, dict(SMARTHOST, username="corp-relay2"))
+    assert renamed.result["changed"] is True and renamed.changing_cmdlets() == ["Set-SendConnector"], renamed.result
+    assert fake.send_connectors[0]["credential"].username == "corp-relay2"

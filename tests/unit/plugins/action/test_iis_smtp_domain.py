@@ -123,3 +123,15 @@ def test_bad_input_fails_before_any_call():
     host, index = relay_host()
     result, stub = run(host, {"server": "mailrelay inbound relay", "domains": [{"name": "a..b"}]})
     assert result["failed"] is True and "domains[0].name" in result["msg"] and stub.calls == []
+
+
+def test_allow_relay_is_reported_as_unconfirmed_in_every_run():
+    """Issue 15, item 3: the task's output says that RouteAction 0x1000 is inferred."""
+    host, dummy = relay_host()
+    args = {"server": "mailrelay inbound relay", "domains": OWN, "exclusive": True}
+    for expected_change in (True, False):
+        result, dummy_stub = run(host, args)
+        assert result["changed"] is expected_change
+        assert len(result["unconfirmed"]) == 1 and "RouteAction bit 0x1000" in result["unconfirmed"][0]
+    result, dummy_stub = run(host, {"server": "mailrelay inbound relay", "domains": [{"name": "example.org", "smart_host": "10.0.0.2"}]})
+    assert "unconfirmed" not in result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 
 from ansible_collections.mailrelay.smtp.plugins.action.iis_smtp_info import ActionModule
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import run_action
 
@@ -20,7 +20,7 @@ def sample_host():
     host = FakeMetabase.windows_default()
     index = host.add_server(
         "relay", bindings=["192.0.2.11:25:"], AuthFlags=1, RelayForAuth=0xFFFFFFFF,
-        RelayIpList=_ipsec_list.encode_blob(_ipsec_list.AccessList(False, ["10.0.0.0/24", "10.0.1.5"])),
+        RelayIpList=_iis_ip_security_list.encode_blob(_iis_ip_security_list.AccessList(False, ["10.0.0.0/24", "10.0.1.5"])),
         SmartHost="[10.0.0.2]", SmartHostType=2, RouteAction=0x10C, RouteUserName="relay", RoutePassword="hidden-pw",
     )
     host.add_domain(index, "relay.invalid", RouteAction=0x40)
@@ -35,7 +35,8 @@ def test_reports_every_server_decoded_in_one_read():
     assert stub.calls[0]["parameters"]["DomainsOf"] == "*"
     assert result["changed"] is False and result["service_status"] == "Running"
     default, relay = result["servers"]
-    assert default["bindings"] == ["*:25"] and default["relay_ip_list"].startswith("(not set")
+    # Unset RelayIpList: "only the list below" with nobody on it (issue 15, item 8).
+    assert default["bindings"] == ["*:25"] and default["relay_ip_list"] == {"grant_by_default": False, "entries": []}
     assert relay["relay_ip_list"] == {"grant_by_default": False, "entries": ["10.0.0.0/24", "10.0.1.5/32"]}
     assert relay["authentication"] == ["anonymous"] and relay["relay_for_authenticated"] is True
     assert relay["outbound_authentication"] == "basic" and relay["outbound_tls"] is True

@@ -13,7 +13,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.mailrelay.smtp.plugins.action.iis_smtp_server import ActionModule
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list
 from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
 from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import apply_calls, run_action
 
@@ -52,7 +52,7 @@ def test_create_reads_once_and_applies_once():
     assert server["props"]["AuthFlags"] == 6
     assert server["props"]["RelayForAuth"] == 0xFFFFFFFF
     assert server["props"]["SmartHost"] == "[10.0.0.2]" and server["props"]["SmartHostType"] == 2
-    assert _ipsec_list.decode_blob(server["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(server["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
     assert result["server"]["index"] == 2
     assert result["server"]["bindings"] == ["192.0.2.10:587"]
     assert result["operations"][0] == "create_server" and result["operations"][-1] == "start_server"
@@ -209,7 +209,7 @@ def test_thousand_relay_addresses_cost_one_read_and_one_apply():
     args = dict(SUBMISSION, relay_ip_list={"grant_by_default": False, "entries": hosts})
     result, stub = run(host, args)
     assert result["changed"] is True and stub.modes() == ["read", "apply"]
-    assert len(_ipsec_list.decode_blob(stored(host)["props"]["RelayIpList"]).entries) == 1000
+    assert len(_iis_ip_security_list.decode_blob(stored(host)["props"]["RelayIpList"]).entries) == 1000
     result, stub = run(host, args)
     assert result["changed"] is False and stub.modes() == ["read"]
 
@@ -221,7 +221,7 @@ def test_undecodable_relay_list_is_replaced_when_managed():
     result, dummy = run(host, SUBMISSION, diff=True)
     assert result["changed"] is True
     assert "cannot be decoded" in json.dumps(result["diff"]["before"]["relay_ip_list"])
-    assert _ipsec_list.decode_blob(stored(host)["props"]["RelayIpList"]) == _ipsec_list.AccessList(False)
+    assert _iis_ip_security_list.decode_blob(stored(host)["props"]["RelayIpList"]) == _iis_ip_security_list.AccessList(False)
 
 
 def test_connection_control_list():
@@ -258,3 +258,26 @@ def test_bad_input_fails_before_any_call(args, fragment):
 def test_argument_spec_rejects_unknown_choices():
     with pytest.raises(AnsibleActionFail, match="authentication"):
         run(FakeMetabase(), dict(SUBMISSION, authentication=["kerberos"]))
+
+
+# ---- issue 15 -------------------------------------------------------------------------------------------
+def test_the_default_virtual_server_is_not_deleted():
+    """Item 10: state absent for server #1 is refused before anything changes; stopping it works."""
+    host = FakeMetabase.windows_default()
+    result, stub = run(host, {"name": "[SMTP Virtual Server #1]", "state": "absent"})
+    assert result["failed"] is True and "default virtual server (#1)" in result["msg"] and "state: stopped" in result["msg"]
+    assert stub.modes() == ["read"] and stored(host, "[SMTP Virtual Server #1]") is not None
+
+
+def test_start_stop_and_certificate_are_reported_as_unconfirmed():
+    """Items 5 and 6: the task's output says what it relied on that no live host has confirmed."""
+    host = FakeMetabase.windows_default()
+    args = dict(SUBMISSION, tls_certificate_thumbprint="01" * 20)
+    result, stub = run(host, args)
+    assert result["changed"] is True
+    assert [op["command"] for op in apply_calls(stub)[0]["parameters"]["Operations"] if op["op"] == "start_server"] == [1]
+    assert any("ServerCommand" in text for text in result["unconfirmed"])
+    assert any("SSLCertHash" in text for text in result["unconfirmed"])
+    result, stub = run(host, args)
+    assert result["changed"] is False and [text for text in result["unconfirmed"] if "SSLCertHash" in text]
+    assert not any("ServerCommand" in text for text in result["unconfirmed"])

@@ -68,7 +68,8 @@ def plan_for(options, raw=None, principal_sids=None):
     desired = rc.build_desired(params(**options))
     rc.resolve_declared(desired, principal_sids or {})
     current = rc.decode_connector(raw) if raw is not None else None
-    return rc.plan(desired, current)
+    plan = rc.plan(desired, current)
+    return plan.operations, plan.before, plan.after
 
 
 def test_create_is_one_new_call_plus_the_declared_rights_not_written_by_groups():

@@ -37,7 +37,8 @@ def raw(**overrides):
 
 
 def plan_for(options, current=None):
-    return sc.plan(sc.build_desired(params(**options)), sc.decode_connector(current) if current is not None else None)
+    plan = sc.plan(sc.build_desired(params(**options)), sc.decode_connector(current) if current is not None else None)
+    return plan.operations, plan.before, plan.after, plan.secrets
 
 
 @pytest.mark.parametrize(

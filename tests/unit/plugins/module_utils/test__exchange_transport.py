@@ -18,6 +18,11 @@ SERVICE = {"transport_service": {
 }}
 
 
+def parts(plan):
+    """(operations, before, after) of a ResourcePlan."""
+    return plan.operations, plan.before, plan.after
+
+
 def dns(**options):
     base = {"server": "EX01"}
     for side in ("external", "internal"):
@@ -28,7 +33,7 @@ def dns(**options):
 
 
 def test_dns_servers_imply_not_using_the_adapter_and_keep_their_order():
-    ops, before, after = td.plan(dns(external_dns_servers=["198.51.100.53", "192.0.2.53"]), td.decode(SERVICE, "EX01"))
+    ops, before, after = parts(td.plan(dns(external_dns_servers=["198.51.100.53", "192.0.2.53"]), td.decode(SERVICE, "EX01")))
     assert [(op["op"], op["parameters"]) for op in ops] == [("set_transport_service", {
         "Identity": "EX01", "ExternalDNSServers": ["198.51.100.53", "192.0.2.53"], "ExternalDNSAdapterEnabled": False,
     })]
@@ -37,15 +42,15 @@ def test_dns_servers_imply_not_using_the_adapter_and_keep_their_order():
     current = {"transport_service": dict(
         SERVICE["transport_service"], external_dns_servers=["192.0.2.53", "198.51.100.53"], external_dns_adapter_enabled=False
     )}
-    assert td.plan(dns(external_dns_servers=["198.51.100.53", "192.0.2.53"]), td.decode(current, "EX01"))[0][0]["parameters"] == {
+    assert parts(td.plan(dns(external_dns_servers=["198.51.100.53", "192.0.2.53"]), td.decode(current, "EX01")))[0][0]["parameters"] == {
         "Identity": "EX01", "ExternalDNSServers": ["198.51.100.53", "192.0.2.53"]}
 
 
 def test_empty_list_clears_and_no_change_is_no_operation():
     current = {"transport_service": dict(SERVICE["transport_service"], external_dns_servers=["192.0.2.53"], external_dns_adapter_enabled=False)}
-    ops = td.plan(dns(external_dns_servers=[], external_dns_adapter_enabled=True), td.decode(current, "EX01"))[0]
+    ops = parts(td.plan(dns(external_dns_servers=[], external_dns_adapter_enabled=True), td.decode(current, "EX01")))[0]
     assert ops[0]["parameters"] == {"Identity": "EX01", "ExternalDNSServers": None, "ExternalDNSAdapterEnabled": True}
-    assert td.plan(dns(external_dns_servers=[], external_dns_protocol="any"), td.decode(SERVICE, "EX01"))[0] == []
+    assert parts(td.plan(dns(external_dns_servers=[], external_dns_protocol="any"), td.decode(SERVICE, "EX01")))[0] == []
 
 
 @pytest.mark.parametrize("options, message", [
@@ -61,7 +66,7 @@ def test_bad_dns_input(options, message):
 
 def test_missing_transport_service_is_an_error():
     with pytest.raises(ex.ExchangeInputError, match="has no Transport service"):
-        td.plan(dns(external_dns_servers=[]), td.decode({}, "EX01"))
+        parts(td.plan(dns(external_dns_servers=[]), td.decode({}, "EX01")))
 
 
 DOMAINS = {"accepted_domains": [
@@ -77,7 +82,7 @@ def domains(entries, default=None):
 def test_all_domains_in_one_plan():
     entries = [{"domain": "corp.example"}, {"domain": "Mail.Example"}, {"domain": "partner.example", "type": "authoritative"},
                {"domain": "old.example", "state": "absent"}]
-    ops, before, after = ad.plan(domains(entries, default="mail.example"), ad.decode(DOMAINS))
+    ops, before, after = parts(ad.plan(domains(entries, default="mail.example"), ad.decode(DOMAINS)))
     assert [(op["op"], op["parameters"]) for op in ops] == [
         ("new_accepted_domain", {"Name": "mail.example", "DomainName": "mail.example", "DomainType": "Authoritative"}),
         ("set_accepted_domain", {"Identity": "Partner", "DomainType": "Authoritative"}),
@@ -88,23 +93,23 @@ def test_all_domains_in_one_plan():
 
 
 def test_wildcard_relay_domain_gets_a_valid_name():
-    ops = ad.plan(domains([{"domain": "*.lab.example", "type": "internal_relay"}]), ad.decode(DOMAINS))[0]
+    ops = parts(ad.plan(domains([{"domain": "*.lab.example", "type": "internal_relay"}]), ad.decode(DOMAINS)))[0]
     assert ops[0]["parameters"] == {"Name": "lab.example subdomains", "DomainName": "*.lab.example", "DomainType": "InternalRelay"}
 
 
 def test_existing_domains_unchanged():
-    assert ad.plan(domains([{"domain": "corp.example"}], default="corp.example"), ad.decode(DOMAINS))[0] == []
+    assert parts(ad.plan(domains([{"domain": "corp.example"}], default="corp.example"), ad.decode(DOMAINS)))[0] == []
 
 
 def test_removal_and_refusals():
-    ops = ad.plan(domains([{"domain": "partner.example", "state": "absent"}]), ad.decode(DOMAINS))[0]
+    ops = parts(ad.plan(domains([{"domain": "partner.example", "state": "absent"}]), ad.decode(DOMAINS)))[0]
     assert [(op["op"], op["parameters"]) for op in ops] == [("remove_accepted_domain", {"Identity": "Partner"})]
     with pytest.raises(ex.ExchangeInputError, match="is the default accepted domain and cannot be removed"):
-        ad.plan(domains([{"domain": "corp.example", "state": "absent"}]), ad.decode(DOMAINS))
+        parts(ad.plan(domains([{"domain": "corp.example", "state": "absent"}]), ad.decode(DOMAINS)))
     with pytest.raises(ex.ExchangeInputError, match="the name 'partner' is already used by the accepted domain partner.example"):
-        ad.plan(domains([{"domain": "new.example", "name": "partner"}]), ad.decode(DOMAINS))
+        parts(ad.plan(domains([{"domain": "new.example", "name": "partner"}]), ad.decode(DOMAINS)))
     with pytest.raises(ex.ExchangeInputError, match="default_domain: other.example is not an accepted domain"):
-        ad.plan(domains([], default="other.example"), ad.decode(DOMAINS))
+        parts(ad.plan(domains([], default="other.example"), ad.decode(DOMAINS)))
 
 
 @pytest.mark.parametrize("entries, default, message", [

@@ -2,41 +2,19 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The IIS SMTP metabase model: facts, wire format, normalisation, plans, open-relay rules."""
+"""The IIS SMTP metabase ground floor: facts, wire format, host document, normalisation, messages."""
 
 from __future__ import annotations
 
-import base64
 import os
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _ipsec_list, _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _iis_ip_security_list, _metabase
 from ansible_collections.mailrelay.smtp.plugins.module_utils._metabase import MetabaseError
-from ansible_collections.mailrelay.smtp.tests.fakes.fake_metabase import FakeMetabase
-from ansible_collections.mailrelay.smtp.tests.unit.utils.iis_smtp_action import read_state as host_state
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-
-SUBMISSION = dict(
-    name="mailrelay submission", state="started",
-    bindings=[{"address": "192.0.2.10", "port": 587}],
-    default_domain="submission.invalid", fqdn="smtp.example.org",
-    authentication=["basic", "integrated"], require_tls=True, relay_for_authenticated=True,
-    relay_ip_list={"grant_by_default": False, "entries": []},
-    smart_host="10.0.0.2", outbound_port=25, max_message_size=10485760,
-)
-
-
-def spec(**overrides):
-    params = dict(SUBMISSION)
-    params.update(overrides)
-    return _metabase.build_server_spec(params)
-
-
-def apply(fake, plan):
-    secrets = _metabase.secrets_parameter(plan.secrets)
-    fake.handle("iis_smtp", dict(_metabase.read_parameters(), Mode="apply", Operations=plan.operations), secrets)
 
 
 # ---- facts -----------------------------------------------------------------------------------
@@ -44,7 +22,7 @@ def test_every_fact_has_a_known_confidence_and_a_source():
     keys = [fact.key for fact in _metabase.FACTS]
     assert len(keys) == len(set(keys))
     for fact in _metabase.FACTS:
-        assert fact.confidence in ("high", "medium", "low", "policy"), fact
+        assert fact.confidence in ("high", "medium", "low", "unconfirmed", "policy"), fact
         assert fact.source, fact
 
 
@@ -56,13 +34,13 @@ def test_flag_tables_come_from_the_facts():
 
 
 def test_codec_constants_are_the_listed_facts():
-    assert _metabase.fact("IPSECLIST.header_dword16") == _ipsec_list.HEADER_FLAGS
+    assert _metabase.fact("IPSECLIST.header_dword16") == _iis_ip_security_list.HEADER_FLAGS
 
 
 def test_docs_list_every_fact_that_is_not_high_confidence():
     with open(os.path.join(ROOT, "docs", "windows.md"), encoding="utf-8") as handle:
         text = handle.read()
-    missing = [fact.key for fact in _metabase.FACTS if fact.confidence in ("medium", "low") and "`%s`" % fact.key not in text]
+    missing = [fact.key for fact in _metabase.FACTS if fact.confidence in ("medium", "low", "unconfirmed") and "`%s`" % fact.key not in text]
     assert not missing, "docs/windows.md does not list: %s" % ", ".join(missing)
 
 
@@ -76,6 +54,8 @@ def test_property_tables_match_the_documented_types_the_fake_uses():
 
 # ---- wire format ------------------------------------------------------------------------------
 DWORD = _metabase.PropertySpec("RelayForAuth", "DWORD", "adsi")
+
+
 BINARY = _metabase.PropertySpec("RelayIpList", "BINARY", "wmi")
 
 
@@ -129,296 +109,6 @@ def test_binding_strings():
     assert _metabase.describe_binding("", 25) == "*:25"
     with pytest.raises(MetabaseError, match="ServerBindings"):
         _metabase.parse_binding("garbage")
-
-
-@pytest.mark.parametrize("overrides, fragment", [
-    (dict(name=" "), "name:"),
-    (dict(bindings=[]), "bindings:"),
-    (dict(bindings=[{"address": "", "port": 25}]), r"bindings\[0\].address: '' binds all unassigned"),
-    (dict(bindings=[{"address": "0.0.0.0", "port": 25}]), r"bindings\[0\].address"),
-    (dict(bindings=[{"address": "smtp.example.org", "port": 25}]), r"bindings\[0\].address: .* not an IPv4"),
-    (dict(bindings=[{"address": "192.0.2.1", "port": 70000}]), r"bindings\[0\].port"),
-    (dict(default_domain="not a domain"), "default_domain:"),
-    (dict(fqdn="localhost"), "fqdn:"),
-    (dict(relay_ip_list={"grant_by_default": False, "entries": ["10.0.0.1/8"]}), r"relay_ip_list.entries\[0\]"),
-    (dict(connection_ip_list={"entries": ["nope"]}), r"connection_ip_list.entries\[0\]"),
-    (dict(smart_host="", smart_host_type="always"), "smart_host_type: always needs a smart_host"),
-    (dict(outbound_port=0), "outbound_port:"),
-    (dict(max_message_size=-5), "max_message_size:"),
-    (dict(outbound_authentication="basic", outbound_tls=True), "outbound_username: required"),
-    (dict(outbound_password="x"), "outbound_password: only used"),
-    (dict(outbound_authentication="basic", outbound_username="u", outbound_tls=False), "outbound_tls: basic authentication"),
-    (dict(mail_root="relative\\path"), "mail_root:"),
-    (dict(tls_certificate_thumbprint="abc"), "tls_certificate_thumbprint:"),
-])
-def test_bad_input_names_the_option(overrides, fragment):
-    with pytest.raises(MetabaseError, match=fragment):
-        spec(**overrides)
-
-
-def test_all_unassigned_can_be_allowed_explicitly():
-    assert spec(bindings=[{"address": "*", "port": 25}], allow_all_unassigned=True)["bindings"] == (("", 25),)
-
-
-def test_spec_defaults_to_internet_facing_and_always_for_a_smart_host():
-    desired = spec()
-    assert desired["internet_facing"] is True
-    assert desired["smart_host"] == "[10.0.0.2]"
-    assert desired["smart_host_type"] == 2
-    assert spec(smart_host="")["smart_host_type"] == 0
-    assert spec(tls_certificate_thumbprint="ab:cd" * 10)["tls_certificate_thumbprint"] == "ABCD" * 10
-
-
-# ---- server plans ----------------------------------------------------------------------------
-def test_create_plan_writes_every_managed_setting_then_starts():
-    fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(spec(), host_state(fake))
-    ops = plan.operations
-    assert ops[0] == {"op": "create_server", "server": "mailrelay submission", "bindings": ["192.0.2.10:587:"]}
-    written = {op["name"]: op["value"] for op in ops if op["op"] == "set_property"}
-    assert written["AuthFlags"] == 6
-    assert written["RelayForAuth"] == -1
-    assert written["SmartHost"] == "[10.0.0.2]" and written["SmartHostType"] == 2
-    assert written["AccessSSLFlags"] == 8
-    assert written["UpdatedFQDN"] is True and written["UpdatedDefaultDomain"] is True
-    assert base64.b64decode(written["RelayIpList"]) == _ipsec_list.encode_blob(_ipsec_list.AccessList(False))
-    assert ops[-1] == {"op": "start_server", "server": "mailrelay submission"}
-    relay_op = [op for op in ops if op.get("name") == "RelayIpList"][0]
-    assert (relay_op["type"], relay_op["via"]) == ("BINARY", "wmi")
-
-
-def test_applied_plan_leaves_nothing_to_do():
-    fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(), host_state(fake)))
-    again = _metabase.plan_server(spec(), host_state(fake))
-    assert again.operations == []
-    assert again.before == again.after
-
-
-def test_changing_one_setting_writes_one_property():
-    fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(), host_state(fake)))
-    plan = _metabase.plan_server(spec(smart_host="[10.0.0.3]"), host_state(fake))
-    assert [(op["op"], op["name"], op["value"]) for op in plan.operations] == [("set_property", "SmartHost", "[10.0.0.3]")]
-    assert plan.before["smart_host"] == "[10.0.0.2]" and plan.after["smart_host"] == "[10.0.0.3]"
-
-
-def test_options_left_out_are_not_managed():
-    fake = FakeMetabase.windows_default()
-    apply(fake, _metabase.plan_server(spec(), host_state(fake)))
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "mailrelay submission"}), host_state(fake))
-    assert plan.operations == []
-
-
-def test_unmanaged_bits_are_kept():
-    fake = FakeMetabase()
-    fake.add_server("relay", bindings=["192.0.2.11:25:"], AuthFlags=0x10 | 0x1, RouteAction=0x10000,
-                    RelayIpList=_ipsec_list.encode_blob(_ipsec_list.AccessList(False)))
-    plan = _metabase.plan_server(_metabase.build_server_spec(
-        {"name": "relay", "authentication": ["basic"], "outbound_tls": True}), host_state(fake))
-    written = {op["name"]: op["value"] for op in plan.operations}
-    assert written == {"AuthFlags": 0x10 | 0x2, "RouteAction": 0x10000 | 0x4}
-
-
-def test_relay_for_auth_written_as_one_is_read_as_enabled():
-    fake = FakeMetabase()
-    fake.add_server("relay", bindings=["192.0.2.11:25:"], RelayForAuth=1)
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "relay", "relay_for_authenticated": True}), host_state(fake))
-    assert plan.operations == []
-
-
-def test_removal_stops_then_deletes():
-    fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(_metabase.build_server_spec({"name": "[smtp virtual server #1]", "state": "absent"}), host_state(fake))
-    assert [op["op"] for op in plan.operations] == ["stop_server", "delete_server"]
-    assert plan.after == {"name": "[smtp virtual server #1]", "state": "absent"}
-    nothing = _metabase.plan_server(_metabase.build_server_spec({"name": "other", "state": "absent"}), host_state(fake))
-    assert nothing.operations == []
-
-
-def test_creating_needs_bindings():
-    with pytest.raises(MetabaseError, match="bindings: required to create"):
-        _metabase.plan_server(_metabase.build_server_spec({"name": "new"}), host_state(FakeMetabase()))
-
-
-def test_duplicate_binding_of_a_running_server_is_refused_for_started():
-    fake = FakeMetabase()
-    fake.add_server("other", bindings=["192.0.2.10:587:"])
-    with pytest.raises(MetabaseError, match="192.0.2.10:587 is already used by virtual server 'other'"):
-        _metabase.plan_server(spec(), host_state(fake))
-    plan = _metabase.plan_server(spec(state="present"), host_state(fake))
-    assert any("already used" in warning for warning in plan.warnings)
-
-
-def test_default_server_on_all_addresses_is_a_warning():
-    plan = _metabase.plan_server(spec(bindings=[{"address": "192.0.2.10", "port": 25}]), host_state(FakeMetabase.windows_default()))
-    assert any("all unassigned addresses, port 25" in warning for warning in plan.warnings)
-
-
-def test_two_servers_with_one_name_are_ambiguous():
-    fake = FakeMetabase()
-    fake.add_server("twin", bindings=["192.0.2.1:25:"])
-    fake.add_server("Twin", bindings=["192.0.2.2:25:"])
-    with pytest.raises(MetabaseError, match="2 virtual servers are named"):
-        _metabase.plan_server(spec(name="twin"), host_state(fake))
-
-
-def test_password_written_on_create_and_on_account_change_only():
-    fake = FakeMetabase.windows_default()
-    desired = spec(outbound_authentication="basic", outbound_username="relay", outbound_password="pw1", outbound_tls=True)
-    plan = _metabase.plan_server(desired, host_state(fake))
-    secret_ops = [op for op in plan.operations if op["op"] == "set_secret"]
-    assert secret_ops == [{"op": "set_secret", "server": "mailrelay submission", "name": "RoutePassword", "type": "SECRET",
-                           "via": "adsi", "secret": "outbound_password", "verify": False}]
-    assert plan.secrets == {"outbound_password": "pw1"}
-    assert "pw1" not in repr(plan.operations) and "pw1" not in repr(plan.after)
-    apply(fake, plan)
-    index, server = fake.server_by_name("mailrelay submission")
-    assert server["props"]["RoutePassword"] == "pw1"
-    assert _metabase.plan_server(desired, host_state(fake)).operations == []
-    changed_user = _metabase.plan_server(dict(desired, outbound_username="other"), host_state(fake))
-    assert [op["op"] for op in changed_user.operations] == ["set_property", "set_secret"]
-    always = _metabase.plan_server(dict(desired, update_password="always"), host_state(fake))
-    assert [op["op"] for op in always.operations] == ["set_secret"]
-
-
-def test_mail_root_sets_four_directories():
-    fake = FakeMetabase.windows_default()
-    plan = _metabase.plan_server(spec(mail_root="C:\\inetpub\\mailroot-submission\\"), host_state(fake))
-    written = {op["name"]: op["value"] for op in plan.operations if op["op"] == "set_property"}
-    assert written["QueueDirectory"] == "C:\\inetpub\\mailroot-submission\\Queue"
-    assert written["BadMailDirectory"] == "C:\\inetpub\\mailroot-submission\\Badmail"
-    apply(fake, plan)
-    state = host_state(fake)
-    assert _metabase.server_view(state.named("mailrelay submission").props)["mail_root"] == "C:\\inetpub\\mailroot-submission"
-    assert _metabase.plan_server(spec(mail_root="c:\\inetpub\\MAILROOT-submission"), state).operations == []
-
-
-# ---- open relay rules --------------------------------------------------------------------------
-def _props(auth, relay):
-    return {"AuthFlags": auth, "RelayIpList": None if relay is None else _ipsec_list.encode_blob(relay), "ServerState": 2}
-
-
-@pytest.mark.parametrize("auth, relay, risky", [
-    (1, _ipsec_list.AccessList(True), True),                                  # anonymous + grant all
-    (1, _ipsec_list.AccessList(True, ["192.0.2.66"]), True),                  # anonymous + all except one
-    (1, _ipsec_list.AccessList(False, ["10.0.0.0/8"]), True),                 # broad network
-    (1, _ipsec_list.AccessList(False, ["0.0.0.0/0"]), True),
-    (1, _ipsec_list.AccessList(False, ["10.0.0.0/24", "10.0.1.7"]), False),  # narrow
-    (1, _ipsec_list.AccessList(False), False),
-    (1, None, False),                                                         # unset: Windows' restrictive default
-    (6, _ipsec_list.AccessList(True), False),                                 # no anonymous access
-])
-def test_open_relay_risks(auth, relay, risky):
-    assert bool(_metabase.open_relay_risks(_props(auth, relay))) is risky
-
-
-def test_undecodable_relay_list_with_anonymous_is_a_risk():
-    assert "unreadable" in _metabase.open_relay_risks({"AuthFlags": 1, "RelayIpList": b"\x01\x02\x03\x04"})[0]
-
-
-def test_refusal_applies_to_the_state_after_and_only_when_running():
-    fake = FakeMetabase.windows_default()
-    open_relay = dict(authentication=["anonymous"], relay_ip_list={"grant_by_default": True, "entries": []})
-    desired = spec(**open_relay)
-    plan = _metabase.plan_server(desired, host_state(fake))
-    assert _metabase.server_relay_refusal(desired, plan, host_state(fake))
-    for overrides in (dict(allow_open_relay=True), dict(internet_facing=False), dict(state="stopped")):
-        desired = spec(**dict(open_relay, **overrides))
-        plan = _metabase.plan_server(desired, host_state(fake))
-        assert _metabase.server_relay_refusal(desired, plan, host_state(fake)) == [], overrides
-
-
-# ---- domains --------------------------------------------------------------------------------------
-def domain_host():
-    fake = FakeMetabase()
-    index = fake.add_server("relay", bindings=["192.0.2.11:25:"])
-    fake.add_domain(index, "relay.invalid", RouteAction=0x40)
-    fake.add_domain(index, "old.example", RouteAction=0x1002, RouteActionString="[10.0.0.9]")
-    return fake, index
-
-
-def domains(*items, **params):
-    return _metabase.build_domain_specs(dict(params, domains=list(items)))
-
-
-def test_domain_plan_creates_changes_and_removes_exclusively():
-    fake, index = domain_host()
-    specs = domains({"name": "Example.ORG", "allow_relay": True, "smart_host": "10.0.0.2"}, {"name": "alias.example.org", "type": "alias"})
-    plan = _metabase.plan_domains("relay", specs, host_state(fake, "relay"), exclusive=True)
-    assert [(op["op"], op.get("domain"), op.get("name"), op.get("value")) for op in plan.operations] == [
-        ("create_domain", "example.org", None, None),
-        ("set_property", "example.org", "RouteAction", 0x1002),
-        ("set_property", "example.org", "RouteActionString", "[10.0.0.2]"),
-        ("create_domain", "alias.example.org", None, None),
-        ("set_property", "alias.example.org", "RouteAction", 0x10),
-        ("delete_domain", "old.example", None, None),
-    ]
-    assert plan.before["domains"]["old.example"]["smart_host"] == "[10.0.0.9]"
-    assert plan.after["domains"]["old.example"] == "(absent)"
-    apply(fake, plan)
-    assert sorted(fake.servers[index]["domains"]) == ["alias.example.org", "example.org", "relay.invalid"]
-    assert _metabase.plan_domains("relay", specs, host_state(fake, "relay"), exclusive=True).operations == []
-
-
-def test_domain_change_keeps_unmanaged_bits():
-    fake, index = domain_host()
-    fake.add_domain(index, "chunky.example", RouteAction=0x10000 | 0x1002, RouteActionString="[10.0.0.2]")
-    plan = _metabase.plan_domains("relay", domains({"name": "chunky.example", "allow_relay": True, "smart_host": "10.0.0.2", "tls": True}),
-                                  host_state(fake, "relay"))
-    assert [(op["name"], op["value"]) for op in plan.operations] == [("RouteAction", 0x10000 | 0x1002 | 0x4)]
-
-
-def test_default_domain_is_never_managed_here():
-    fake, dummy = domain_host()
-    with pytest.raises(MetabaseError, match=r"domains\[0\].name: relay.invalid is the default domain"):
-        _metabase.plan_domains("relay", domains({"name": "relay.invalid"}), host_state(fake, "relay"))
-
-
-def test_missing_server_is_an_error_except_in_check_mode():
-    fake, dummy = domain_host()
-    with pytest.raises(MetabaseError, match="server: virtual server 'nope' does not exist"):
-        _metabase.plan_domains("nope", domains({"name": "example.org"}), host_state(fake, "nope"))
-    plan = _metabase.plan_domains("nope", domains({"name": "example.org"}), host_state(fake, "nope"), missing_server_ok=True)
-    assert plan.operations[0]["op"] == "create_domain" and plan.warnings
-
-
-@pytest.mark.parametrize("item, fragment", [
-    ({"name": "bad domain"}, r"domains\[0\].name"),
-    ({"name": "x.example", "type": "alias", "allow_relay": True}, r"domains\[0\].allow_relay: an alias"),
-    ({"name": "*.example", "type": "alias"}, r"domains\[0\].name: an alias domain cannot be a wildcard"),
-    ({"name": "x.example", "authentication": "basic"}, r"domains\[0\].username: required"),
-    ({"name": "x.example", "authentication": "basic", "username": "u"}, r"domains\[0\].tls: basic"),
-    ({"name": "x.example", "password": "p"}, r"domains\[0\].password: only used"),
-    ({"name": "x.example", "smart_host": "a b"}, r"domains\[0\].smart_host"),
-])
-def test_bad_domain_input_names_the_option(item, fragment):
-    with pytest.raises(MetabaseError, match=fragment):
-        domains(item)
-
-
-def test_duplicate_domain_names():
-    with pytest.raises(MetabaseError, match=r"domains\[1\].name: example.org is listed twice"):
-        domains({"name": "example.org"}, {"name": "EXAMPLE.org"})
-
-
-def test_domain_password_travels_as_a_named_secret():
-    fake, index = domain_host()
-    specs = domains({"name": "partner.example", "smart_host": "mx.partner.example", "tls": True, "authentication": "basic",
-                     "username": "u", "password": "pw"})
-    plan = _metabase.plan_domains("relay", specs, host_state(fake, "relay"))
-    assert plan.secrets == {"domain:partner.example": "pw"}
-    assert "pw" not in repr(plan.operations)
-    apply(fake, plan)
-    assert fake.servers[index]["domains"]["partner.example"]["props"]["RoutePassword"] == "pw"
-    assert _metabase.plan_domains("relay", specs, host_state(fake, "relay")).operations == []
-
-
-def test_wildcard_relay_domain_is_an_open_relay_risk():
-    risks = _metabase.domain_open_relay_risks([{"name": "*", "type": "remote", "allow_relay": True},
-                                               {"name": "*.com", "type": "remote", "allow_relay": True},
-                                               {"name": "*.example.org", "type": "remote", "allow_relay": True}])
-    assert len(risks) == 2
 
 
 def test_error_message_hints():

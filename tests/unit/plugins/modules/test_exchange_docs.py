@@ -91,10 +91,12 @@ def test_examples_use_only_documented_options(name):
 def test_shared_attributes_notes_and_references_come_from_the_fragments(name):
     docs = merged_docs(name)
     attributes = docs["attributes"]
-    assert set(attributes) == {"action", "check_mode", "diff_mode", "platform"}
+    assert set(attributes) == {"action", "check_mode", "diff_mode", "platform", "idempotent", "action_group"}
     for attribute, value in attributes.items():
         assert value.get("support") in ("full", "partial", "none") and value.get("description"), (attribute, value)
     assert attributes["platform"]["platforms"] == "windows"
+    assert attributes["action_group"]["membership"] == ["mailrelay.smtp.exchange"]
+    assert attributes["idempotent"]["support"] == ("partial" if name == "exchange_send_connector" else "full")
     assert attributes["diff_mode"]["support"] == ("none" if name == "exchange_info" else "full")
     assert sum("docs/exchange.md" in note for note in docs["notes"]) == 1
     references = [entry.get("module") or entry.get("link") for entry in docs["seealso"]]

@@ -26,7 +26,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_re
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_send as send
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _exchange_transport as transport
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _exchange_action, _windows_rpc
-from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import DOCUMENTED_PARAMETERS, NEEDED_COMMANDS_RULE, payload_contract
+from ansible_collections.mailrelay.smtp.tests.fakes.fake_exchange import DOCUMENTED_PARAMETERS, NEEDED_COMMANDS_RULE, payload_contract, write_commands
 from ansible_collections.mailrelay.smtp.tests.unit.utils import powershell_syntax as ps
 
 PAYLOAD = _exchange_action.PAYLOAD
@@ -166,10 +166,17 @@ def test_mode_apply_runs_the_operation_table_then_the_same_read():
     assert "$spec = $OperationTable[$kind]" in node_text(functions()["Invoke-Operation"])
 
 
-def test_read_needs_only_get_cmdlets_and_apply_adds_the_table():
+def test_read_needs_only_get_cmdlets_and_apply_adds_those_of_the_planned_operations():
     contract = payload_contract(PAYLOAD)
     assert contract["read_commands"] and all(name.startswith("Get-") for name in contract["read_commands"])
-    assert set(contract["write_commands"]) == {spec["cmdlet"] for spec in contract["operations"].values()}
+    assert contract["imports_planned_cmdlets"]
+    assert write_commands(contract, [{"op": "new_accepted_domain"}, {"op": "set_accepted_domain"}, {"op": "nonsense"}]) == [
+        "New-AcceptedDomain", "Set-AcceptedDomain"]
+
+
+def test_unknown_operations_are_refused_before_a_session_opens():
+    check = text().index("foreach ($operation in @($Operations)) {\n    if (-not $OperationTable.ContainsKey([string]$operation.op))")
+    assert check < text().index("$RemoteSession = $null")
 
 
 def test_the_remote_session_is_closed_even_in_check_mode():
@@ -195,7 +202,7 @@ def test_operation_table_covers_every_planned_operation_with_documented_paramete
     assert set(table) == PLANNED_OPERATIONS
     for kind, spec in table.items():
         cmdlet = spec["cmdlet"]
-        assert cmdlet in contract["write_commands"], kind
+        assert write_commands(contract, [{"op": kind}]) == [cmdlet], kind
         documented = DOCUMENTED_PARAMETERS[cmdlet]
         extra = set(spec["parameters"]) - documented
         assert not extra, "%s passes undocumented parameters %s to %s" % (kind, extra, cmdlet)
@@ -253,7 +260,7 @@ def _keys_read(function, variable):
 @pytest.mark.parametrize("view, decoder, variable, added_by_the_reader", [
     ("ReceiveConnector", receive.decode_connector, "raw", {"permissions"}),
     ("Permission", receive.decode_permissions, "entry", {"sid"}),
-    ("SendConnector", send.decode_connector, "raw", {"username"}),
+    ("SendConnector", send.decode_connector, "raw", {"username", "username_readable"}),
     ("AcceptedDomain", domains.decode, "raw", set()),
 ])
 def test_the_reader_returns_every_key_the_controller_decodes(view, decoder, variable, added_by_the_reader):
@@ -271,6 +278,7 @@ def test_the_transport_view_has_both_sides():
 
 def test_failures_carry_the_codes_the_plugins_translate():
     codes = set(re.findall(r"Stop-Payload '(\w+)'", text())) | set(re.findall(r"return '(\w+)'", text()))
-    assert codes == {"snapin_missing", "endpoint_unreachable", "access_denied", "not_found", "exchange_error", "bad_operation"}
+    assert codes == {"snapin_missing", "endpoint_unreachable", "access_denied", "directory_unreachable", "not_found", "exchange_error",
+                     "bad_operation"}
     for code in codes:
         assert ex.error_message(PAYLOAD, code, "x") != "%s failed on the host: x" % PAYLOAD

@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _metabase, _metabase_domain, _metabase_server
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils import _windows_rpc
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._iis_smtp_action import PAYLOAD
 from ansible_collections.mailrelay.smtp.plugins.plugin_utils._windows_resource import APPLY, READ
@@ -180,6 +180,7 @@ FIXED_STRINGS = {
     "^[A-Za-z0-9*][A-Za-z0-9.*-]*$", "DWORD", "BOOL", "STRING", "MULTISZ", "BINARY", "IPSECURITY", "SECRET",
     "create_server", "delete_server", "start_server", "stop_server", "create_domain", "delete_domain",
     "set_property", "set_secret", "read", "apply", "IIS SMTP metabase", "apply operations",
+    "IIsIPSecuritySetting", "ServerCommand", "Path", "Domain", "^[A-Za-z]+$", "^IIs[A-Za-z]+$",
 }
 
 
@@ -229,15 +230,20 @@ def test_mode_apply_runs_operations_only_after_should_process():
 
 # ---- what each operation writes -------------------------------------------------------------------
 EXPECTED_WRITES = {
-    "create_server": {("adsi", "'ServerComment'"), ("adsi", "'ServerBindings'")},
+    # The server key, then its child keys (the ROOT virtual directory's Path).
+    "create_server": {("adsi", "'ServerComment'"), ("adsi", "'ServerBindings'"), ("adsi", "'Path'")},
     "delete_server": set(),
-    "start_server": set(),
-    "stop_server": set(),
-    "create_domain": set(),
+    # ServerCommand first, the ADSI method as the fallback (issue 15, item 5).
+    "start_server": {("adsi", "'ServerCommand'")},
+    "stop_server": {("adsi", "'ServerCommand'")},
+    # The Domain container when it is missing (it has no Path; Add-ChildKey is shared with create_server).
+    "create_domain": {("adsi", "'Path'")},
     "delete_domain": set(),
-    # The property the operation names ($name), through whichever interface its type needs.
+    # The property the operation names ($name), through whichever interface its type needs; IPSecurity
+    # through WMI's IIsIPSecuritySetting when ADSI has no object (issue 15, item 7).
     "set_property": {("adsi", "$name"), ("IIsIPSecurity", "GrantByDefault"), ("IIsIPSecurity", "IPGrant"),
-                     ("IIsIPSecurity", "IPDeny"), ("wmi IIsSmtpServerSetting", "$name")},
+                     ("IIsIPSecurity", "IPDeny"), ("wmi IIsSmtpServerSetting", "$name"), ("wmi IIsSmtpServerSetting", "'GrantByDefault'"),
+                     ("wmi IIsSmtpServerSetting", "'IPGrant'"), ("wmi IIsSmtpServerSetting", "'IPDeny'")},
     "set_secret": {("adsi", "$name")},
 }
 
@@ -298,16 +304,18 @@ def test_every_type_can_be_read():
 
 
 def test_operations_the_controller_emits_are_known_to_the_payload():
-    state = read_state(fake_metabase.FakeMetabase.windows_default())
-    server_spec = _metabase.build_server_spec(dict(
+    host = fake_metabase.FakeMetabase.windows_default()
+    host.add_server("old", bindings=(":2525:",))
+    state = read_state(host)
+    server_spec = _metabase_server.build_server_spec(dict(
         name="s", state="started", bindings=[{"address": "192.0.2.1", "port": 25}], default_domain="s.invalid", fqdn="s.example.org",
         authentication=["anonymous"], require_tls=False, relay_for_authenticated=False, relay_ip_list={"entries": []},
         connection_ip_list={"grant_by_default": True, "entries": []}, smart_host="10.0.0.2", outbound_port=25, outbound_tls=True,
         outbound_authentication="basic", outbound_username="u", outbound_password="p", max_message_size=1,
         masquerade_domain="example.org", mail_root="C:\\mail", tls_certificate_thumbprint="AB" * 20))
-    operations = _metabase.plan_server(server_spec, state).operations
-    operations += _metabase.plan_server(_metabase.build_server_spec({"name": "[SMTP Virtual Server #1]", "state": "absent"}), state).operations
-    operations += _metabase.plan_domains("[SMTP Virtual Server #1]", _metabase.build_domain_specs({"domains": [
+    operations = _metabase_server.plan_server(server_spec, state).operations
+    operations += _metabase_server.plan_server(_metabase_server.build_server_spec({"name": "old", "state": "absent"}), state).operations
+    operations += _metabase_domain.plan_domains("[SMTP Virtual Server #1]", _metabase_domain.build_domain_specs({"domains": [
         {"name": "example.org", "allow_relay": True, "smart_host": "10.0.0.2", "tls": True, "authentication": "basic",
          "username": "u", "password": "p"}]}), state).operations
     known = set(_known_operations())
@@ -316,3 +324,43 @@ def test_operations_the_controller_emits_are_known_to_the_payload():
         if operation["op"] in ("set_property", "set_secret"):
             assert (operation["type"], operation["via"]) in WRITER_FOR, operation
     assert {operation["op"] for operation in operations} == known - {"delete_domain"}
+
+
+# ---- issue 15: what a real host would hit first ------------------------------------------------------
+def test_a_new_server_gets_the_child_keys_iis_manager_creates():
+    body = functions()["New-SmtpServer"]
+    assert "Add-ChildKey" in body and "$Operation.children" in body
+    assert body.index("CommitChanges()") < body.index("Add-ChildKey")
+    operation = _metabase_server.plan_server(_metabase_server.build_server_spec(dict(
+        name="new", state="present", bindings=[{"address": "192.0.2.1", "port": 25}])),
+        read_state(fake_metabase.FakeMetabase.windows_default())).operations[0]
+    assert operation["op"] == "create_server"
+    assert [(child["name"], child["class"]) for child in operation["children"]] == sorted(fake_metabase.CHILD_KEYS.items())
+
+
+def test_a_domain_is_created_in_its_container_which_is_made_first_when_missing():
+    body = functions()["New-SmtpDomain"]
+    assert body.index("Add-ChildKey -Parent $server -Name 'Domain' -Class ([string]$Operation.container_class)") < body.index(
+        "Children.Add($name, 'IIsSmtpDomain')")
+    # An existing key is found, not created twice.
+    adder = functions()["Add-ChildKey"]
+    assert adder.index("Children.Find($Name)") < adder.index("Children.Add($Name, $Class)")
+
+
+def test_start_and_stop_write_server_command_then_fall_back_to_the_adsi_method():
+    body = functions()["Invoke-ServerControl"]
+    assert "Properties['ServerCommand'].Value = [int]$Operation.command" in body
+    assert body.index("'ServerCommand'") < body.index("Invoke($Method)")
+    assert body.count("Wait-ServerState") == 2
+    assert {"start_server": _metabase.SERVER_COMMAND["start"], "stop_server": _metabase.SERVER_COMMAND["stop"]} == fake_metabase.SERVER_COMMAND
+
+
+def test_a_missing_ipsecurity_object_is_never_dereferenced():
+    reader = functions()["Read-IPSecurity"]
+    assert reader.index("if ($null -eq $Value)") < reader.index("$Value.GetType()")
+    writer = functions()["Set-AdsiIPSecurity"]
+    assert writer.index("if ($null -eq $ipsec)") < writer.index("$ipsec.GetType()")
+    assert "Set-WmiIPSecurity" in writer
+    fallback = functions()["Set-WmiIPSecurity"]
+    assert "'IIsIPSecuritySetting'" in fallback and "Put()" in fallback and "MAILRELAY:ipsecurity_missing:" in fallback
+    assert "ipsecurity_missing" in _metabase.ERROR_HINTS

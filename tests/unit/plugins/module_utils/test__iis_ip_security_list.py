@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils._ipsec_list import (
+from ansible_collections.mailrelay.smtp.plugins.module_utils._iis_ip_security_list import (
     AccessList,
-    IpSecListError,
+    IpSecurityListError,
     decode_blob,
     decode_strings,
     encode_blob,
@@ -139,7 +139,7 @@ def test_one_entry_per_mask_most_specific_first():
 
 
 def test_salt_state_docstring_sample_is_rejected_with_the_offset():
-    with pytest.raises(IpSecListError, match=r"grant-name list reference at offset 12 is 0x00000001"):
+    with pytest.raises(IpSecurityListError, match=r"grant-name list reference at offset 12 is 0x00000001"):
         decode_blob(dotted(SALT_STATE_DOCSTRING))
 
 
@@ -170,7 +170,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize("name, blob, message", MALFORMED, ids=[item[0] for item in MALFORMED])
 def test_malformed_blob_is_rejected_clearly(name, blob, message):
-    with pytest.raises(IpSecListError, match=message):
+    with pytest.raises(IpSecurityListError, match=message):
         decode_blob(blob)
 
 
@@ -179,7 +179,7 @@ def test_both_lists_populated_is_rejected():
     # Give the (empty) grant list at 52 one entry pointing at the same data: never written by IIS Manager.
     data = bytearray(deny)
     struct.pack_into("<II", data, 52, 1, 0)
-    with pytest.raises(IpSecListError):
+    with pytest.raises(IpSecurityListError):
         decode_blob(bytes(data))
 
 
@@ -212,7 +212,7 @@ def test_string_round_trip(access_list):
 def test_decoding_random_bytes_either_works_or_says_why(blob):
     try:
         decoded = decode_blob(blob)
-    except IpSecListError as exc:
+    except IpSecurityListError as exc:
         assert str(exc)
     else:
         assert decode_blob(encode_blob(decoded)) == decoded
@@ -238,7 +238,7 @@ def test_parse_address_mask(text, network):
 
 @pytest.mark.parametrize("text", ["192.168.1.0, 255.0.255.0", "host, 255.255.255.0", "1.2.3.4, ", 7])
 def test_parse_address_mask_rejects(text):
-    with pytest.raises(IpSecListError):
+    with pytest.raises(IpSecurityListError):
         parse_address_mask(text)
 
 
@@ -259,7 +259,7 @@ def test_parse_entry(text, expected):
 
 @pytest.mark.parametrize("text", ["10.0.0.5/24", "", "example.org", "2001:db8::1", None])
 def test_parse_entry_rejects(text):
-    with pytest.raises(IpSecListError):
+    with pytest.raises(IpSecurityListError):
         parse_entry(text)
 
 

@@ -2,7 +2,7 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""IIS 6 metabase IP access lists: the IPSECLIST blob and the IPGrant/IPDeny strings.
+"""IIS 6 metabase IP security lists (IP access lists, not IPsec): the IPSECLIST blob and the IPGrant/IPDeny strings.
 
 The IIS SMTP service keeps two IP access lists per virtual server:
 
@@ -32,7 +32,7 @@ Blob layout (clean-room, from public samples; see the facts file
     data area: the mask/address blocks
 
 Confidence of each rule is noted where it is used; golden vectors from public
-samples are in tests/unit/plugins/module_utils/test__ipsec_list.py.
+samples are in tests/unit/plugins/module_utils/test__iis_ip_security_list.py.
 
 FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 """
@@ -52,7 +52,7 @@ AF_INET = 2
 HEADER_FLAGS = 1
 
 
-class IpSecListError(ValueError):
+class IpSecurityListError(ValueError):
     """A blob or string that is not a well-formed IP access list; the message says where."""
 
 
@@ -102,11 +102,11 @@ def parse_entry(text):
     Host bits outside the mask are an error (``10.0.0.5/24`` is ambiguous).
     """
     if not isinstance(text, str) or not text.strip():
-        raise IpSecListError("%r is not an IPv4 address or network" % (text,))
+        raise IpSecurityListError("%r is not an IPv4 address or network" % (text,))
     try:
         network = ipaddress.IPv4Network(text.strip(), strict=True)
     except ValueError as exc:
-        raise IpSecListError("%r is not an IPv4 address or network: %s" % (text, exc))
+        raise IpSecurityListError("%r is not an IPv4 address or network: %s" % (text, exc))
     return network
 
 
@@ -118,18 +118,18 @@ def parse_address_mask(text):
     write ``","``; both are read. A bare address is one host.
     """
     if not isinstance(text, str):
-        raise IpSecListError("IP list entry %r is not a string" % (text,))
+        raise IpSecurityListError("IP list entry %r is not a string" % (text,))
     parts = [part.strip() for part in text.split(",")]
     if len(parts) == 1:
         parts.append("255.255.255.255")
     if len(parts) != 2 or not all(parts):
-        raise IpSecListError("IP list entry %r is not 'address, mask'" % text)
+        raise IpSecurityListError("IP list entry %r is not 'address, mask'" % text)
     try:
         mask = ipaddress.IPv4Address(parts[1])
         prefix = _prefix_from_mask(int(mask))
         return ipaddress.IPv4Network("%s/%d" % (parts[0], prefix), strict=False)
-    except (ValueError, IpSecListError) as exc:
-        raise IpSecListError("IP list entry %r: %s" % (text, exc))
+    except (ValueError, IpSecurityListError) as exc:
+        raise IpSecurityListError("IP list entry %r: %s" % (text, exc))
 
 
 def format_address_mask(network):
@@ -162,7 +162,7 @@ def encode_strings(access_list):
 def _prefix_from_mask(mask):
     inverted = (~mask) & 0xFFFFFFFF
     if inverted & (inverted + 1):
-        raise IpSecListError("mask %s is not contiguous" % ipaddress.IPv4Address(mask))
+        raise IpSecurityListError("mask %s is not contiguous" % ipaddress.IPv4Address(mask))
     return 32 - inverted.bit_length()
 
 
@@ -238,48 +238,48 @@ class _Reader:
 
     def dword(self, offset, what):
         if offset < 0 or offset + 4 > len(self.blob):
-            raise IpSecListError("%s at offset %d is past the end of the %d-byte blob" % (what, offset, len(self.blob)))
+            raise IpSecurityListError("%s at offset %d is past the end of the %d-byte blob" % (what, offset, len(self.blob)))
         return struct.unpack_from("<I", self.blob, offset)[0]
 
     def reference(self, offset, what):
         value = self.dword(offset, what)
         if not value & REFERENCE_FLAG:
-            raise IpSecListError("%s at offset %d is 0x%08x, not a reference (high bit clear)" % (what, offset, value))
+            raise IpSecurityListError("%s at offset %d is 0x%08x, not a reference (high bit clear)" % (what, offset, value))
         return value & ~REFERENCE_FLAG
 
 
 def _read_address_list(reader, offset, reference_size, what, used):
     if offset + LIST_HEADER_SIZE > reference_size:
-        raise IpSecListError("%s header at offset %d lies outside the %d-byte reference area" % (what, offset, reference_size))
+        raise IpSecurityListError("%s header at offset %d lies outside the %d-byte reference area" % (what, offset, reference_size))
     count = reader.dword(offset, what + " entry count")
     total = reader.dword(offset + 4, what + " address count")
     if offset + LIST_HEADER_SIZE + count * ENTRY_SIZE > reference_size:
-        raise IpSecListError("%s: %d entries do not fit in the reference area" % (what, count))
+        raise IpSecurityListError("%s: %d entries do not fit in the reference area" % (what, count))
     networks = []
     for index in range(count):
         entry = offset + LIST_HEADER_SIZE + index * ENTRY_SIZE
         where = "%s entry %d" % (what, index)
         family = reader.dword(entry, where + " family")
         if family != AF_INET:
-            raise IpSecListError("%s: address family %d is not IPv4 (2)" % (where, family))
+            raise IpSecurityListError("%s: address family %d is not IPv4 (2)" % (where, family))
         items = reader.dword(entry + 4, where + " count")
         full_bytes = reader.dword(entry + 8, where + " full mask bytes")
         last_byte = reader.dword(entry + 12, where + " partial mask byte")
         data = reader.reference(entry + 16, where + " data reference")
         if items < 1:
-            raise IpSecListError("%s: count %d has no room for the mask" % (where, items))
+            raise IpSecurityListError("%s: count %d has no room for the mask" % (where, items))
         if full_bytes > 4 or last_byte > 0xFF or (full_bytes == 4 and last_byte):
-            raise IpSecListError("%s: mask description %d/%d is impossible" % (where, full_bytes, last_byte))
+            raise IpSecurityListError("%s: mask description %d/%d is impossible" % (where, full_bytes, last_byte))
         if data < reference_size:
-            raise IpSecListError("%s: data reference %d points into the reference area" % (where, data))
+            raise IpSecurityListError("%s: data reference %d points into the reference area" % (where, data))
         end = data + 4 * items
         if end > len(reader.blob):
-            raise IpSecListError("%s: %d items at offset %d run past the end of the %d-byte blob" % (where, items, data, len(reader.blob)))
+            raise IpSecurityListError("%s: %d items at offset %d run past the end of the %d-byte blob" % (where, items, data, len(reader.blob)))
         mask = struct.unpack_from(">I", reader.blob, data)[0]
         expected = bytes([0xFF] * full_bytes + ([last_byte] if full_bytes < 4 else []))
         expected = (expected + b"\0\0\0\0")[:4]
         if struct.pack(">I", mask) != expected:
-            raise IpSecListError("%s: mask %s does not match its description (%d full bytes, last byte 0x%02x)" % (
+            raise IpSecurityListError("%s: mask %s does not match its description (%d full bytes, last byte 0x%02x)" % (
                 where, ipaddress.IPv4Address(mask), full_bytes, last_byte))
         prefix = _prefix_from_mask(mask)
         for position in range(data + 4, end, 4):
@@ -287,19 +287,19 @@ def _read_address_list(reader, offset, reference_size, what, used):
             networks.append(ipaddress.IPv4Network("%s/%d" % (address, prefix), strict=False))
         used.append((data, end))
     if total != len(networks):
-        raise IpSecListError("%s: header counts %d addresses, entries hold %d" % (what, total, len(networks)))
+        raise IpSecurityListError("%s: header counts %d addresses, entries hold %d" % (what, total, len(networks)))
     return networks
 
 
 def _check_name_list(reader, offset, reference_size, what):
     if offset + LIST_HEADER_SIZE > reference_size:
-        raise IpSecListError("%s header at offset %d lies outside the %d-byte reference area" % (what, offset, reference_size))
+        raise IpSecurityListError("%s header at offset %d lies outside the %d-byte reference area" % (what, offset, reference_size))
     if reader.dword(offset, what + " entry count") or reader.dword(offset + 4, what + " name count"):
-        raise IpSecListError("%s holds domain-name entries; this collection manages IP addresses and networks only" % what)
+        raise IpSecurityListError("%s holds domain-name entries; this collection manages IP addresses and networks only" % what)
 
 
 def decode_blob(blob):
-    """Model of an IPSECLIST blob; :class:`IpSecListError` says what is wrong with a bad one.
+    """Model of an IPSECLIST blob; :class:`IpSecurityListError` says what is wrong with a bad one.
 
     ``grant_by_default`` is read from which list holds entries: a grant list
     with entries means "only the list below" (the public samples; medium-high
@@ -309,9 +309,9 @@ def decode_blob(blob):
     if not blob:
         return AccessList(True)
     if len(blob) < HEADER_SIZE + 4 * LIST_HEADER_SIZE:
-        raise IpSecListError("a %d-byte value is too short for an IP list (at least %d bytes)" % (len(blob), HEADER_SIZE + 4 * LIST_HEADER_SIZE))
+        raise IpSecurityListError("a %d-byte value is too short for an IP list (at least %d bytes)" % (len(blob), HEADER_SIZE + 4 * LIST_HEADER_SIZE))
     if len(blob) % 4:
-        raise IpSecListError("a %d-byte value is not a whole number of DWORDs" % len(blob))
+        raise IpSecurityListError("a %d-byte value is not a whole number of DWORDs" % len(blob))
     reader = _Reader(blob)
     offsets = [
         reader.reference(0, "deny-address list reference"),
@@ -321,10 +321,10 @@ def decode_blob(blob):
     ]
     reference_size = reader.dword(20, "reference area size")
     if not HEADER_SIZE + 4 * LIST_HEADER_SIZE <= reference_size <= len(blob):
-        raise IpSecListError("reference area size %d does not fit a %d-byte blob" % (reference_size, len(blob)))
+        raise IpSecurityListError("reference area size %d does not fit a %d-byte blob" % (reference_size, len(blob)))
     for name, offset in zip(("deny-address", "grant-address", "deny-name", "grant-name"), offsets):
         if offset < HEADER_SIZE:
-            raise IpSecListError("%s list reference %d points into the header" % (name, offset))
+            raise IpSecurityListError("%s list reference %d points into the header" % (name, offset))
     used = []
     deny = _read_address_list(reader, offsets[0], reference_size, "deny-address list", used)
     grant = _read_address_list(reader, offsets[1], reference_size, "grant-address list", used)
@@ -333,13 +333,13 @@ def decode_blob(blob):
     covered = reference_size
     for start, end in sorted(used):
         if start < covered:
-            raise IpSecListError("address data at offset %d overlaps other data" % start)
+            raise IpSecurityListError("address data at offset %d overlaps other data" % start)
         covered = end
     if covered != len(blob):
-        raise IpSecListError("%d bytes after offset %d belong to no list" % (len(blob) - covered, covered))
+        raise IpSecurityListError("%d bytes after offset %d belong to no list" % (len(blob) - covered, covered))
     grant_count = reader.dword(offsets[1], "grant-address list entry count")
     if grant_count and deny:
-        raise IpSecListError("both the grant and the deny list hold addresses; IIS Manager never writes that")
+        raise IpSecurityListError("both the grant and the deny list hold addresses; IIS Manager never writes that")
     if grant_count:
         return AccessList(False, grant)
     return AccessList(True, deny)
