@@ -72,14 +72,16 @@ options:
     default: postmaster
   foreign_domain:
     description:
-      - Domain that stands for "somewhere else on the Internet" in every relay attempt.
-      - Use a domain that resolves (the default is reserved by RFC 2606 and resolves); a server that checks
-        recipient domains in DNS refuses an unresolvable domain for the wrong reason, which the module
-        reports as C(inconclusive).
+      - Domain that stands for "somewhere else on the Internet" in every relay attempt. It must be neither
+        one of O(own_domains) nor a subdomain of one (a server may relay for subdomains of its domains).
+      - By default the first of C(example.net), C(example.com), C(example.org) (reserved by RFC 2606; they
+        resolve) that is neither an own domain nor under one, then C(relay-audit.invalid),
+        C(relay-audit.test), C(relay-audit.example). The domain used is returned as RV(foreign_domain).
+      - Use a domain that resolves; a server that checks recipient domains in DNS refuses an unresolvable
+        domain for the wrong reason, which the module reports as C(inconclusive).
       - Only the audited server receives the probes. Messages are sent only with O(capture), where the
         upstream smart host is the capture listener.
     type: str
-    default: example.net
   foreign_ip:
     description: IP address used for the C(ip-literal-recipient) case (RFC 5737 documentation address by default).
     type: str
@@ -265,6 +267,15 @@ target:
   returned: always
   type: str
   sample: "127.0.1.10:25 (inbound_relay)"
+foreign_domain:
+  description: The foreign domain the relay attempts used (given or derived, see O(foreign_domain)).
+  returned: always
+  type: str
+  sample: example.com
+tls_verified:
+  description: Whether TLS sessions verified the server certificate (O(tls_verify)).
+  returned: always
+  type: bool
 summary:
   description: One line with the counts per verdict and the names of failed and inconclusive cases.
   returned: always
@@ -413,7 +424,7 @@ def argument_spec():
         role=dict(type="str", required=True, choices=list(ROLES)),
         own_domains=dict(type="list", elements="str", required=True),
         own_recipient=dict(type="str", default="postmaster"),
-        foreign_domain=dict(type="str", default="example.net"),
+        foreign_domain=dict(type="str"),
         foreign_ip=dict(type="str", default="192.0.2.1"),
         sender=dict(type="str"),
         other_sender=dict(type="str"),
@@ -476,7 +487,7 @@ def main():
     settings = settings_from(module.params)
 
     errors = validate(settings)
-    unknown = unknown_case_patterns(settings)
+    unknown = [] if errors else unknown_case_patterns(settings)
     if unknown:
         errors.append("cases: no %s case matches %s" % (settings.role, ", ".join(repr(p) for p in unknown)))
     if errors:

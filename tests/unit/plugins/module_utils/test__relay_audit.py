@@ -231,7 +231,8 @@ def test_plan_only_connects_to_nothing():
     (dict(role="smarthost"), "role must be one of"),
     (dict(own_domains=[]), "own_domains must list"),
     (dict(own_domains=["a@b"]), "own_domains must list"),
-    (dict(foreign_domain="own.example"), "must not be one of own_domains"),
+    (dict(foreign_domain="own.example"), "must be neither an own domain nor a subdomain of one"),
+    (dict(foreign_domain="mx.Own.Example."), "must be neither an own domain nor a subdomain of one"),
     (dict(own_recipient="info@elsewhere.example"), "own_recipient"),
     (dict(port=0), "port must be"),
     (dict(tls="sometimes"), "tls must be one of"),
@@ -264,3 +265,59 @@ def test_unknown_case_patterns():
     settings = audit.AuditSettings(host="x", role="hub", own_domains=["own.example"],
                                    include=["percent-hack@*", "auth-relay"], exclude=["bogus"])
     assert audit.unknown_case_patterns(settings) == ["auth-relay", "bogus"]
+
+
+# --- the foreign domain -------------------------------------------------------
+
+@pytest.mark.parametrize("own_domains, expected", [
+    (["example.org"], "example.net"),
+    (["example.net"], "example.com"),
+    # A subdomain of an own domain may be relayed legitimately: never a foreign domain.
+    (["a.example.net"], "example.net"),
+    (["outside.example.net", "example.com"], "example.net"),
+    (["example.net", "a.example.net", "outside.example.net"], "example.com"),
+    (["Example.NET.", "example.com"], "example.org"),
+    # Internationalised own domains compare by their A-labels.
+    (["bücher.example.net"], "example.net"),
+    (["xn--bcher-kva.example", "example.net"], "example.com"),
+    # A one-label own domain covers every name under it.
+    (["net"], "example.com"),
+    (["net", "com"], "example.org"),
+    (["net", "com", "org"], "relay-audit.invalid"),
+    (["net", "com", "org", "invalid", "test"], "relay-audit.example"),
+])
+def test_derived_foreign_domain_is_never_own_nor_under_an_own_domain(own_domains, expected):
+    settings = audit.AuditSettings(host="x", role="inbound_relay", own_domains=own_domains)
+    assert settings.foreign_domain == expected
+    assert audit.validate(settings) == []
+    assert all(not audit.is_within(expected, own) for own in own_domains)
+
+
+def test_no_free_foreign_domain_is_refused_naming_the_option():
+    settings = audit.AuditSettings(host="x", role="inbound_relay",
+                                   own_domains=["net", "com", "org", "invalid", "test", "example"])
+    assert settings.foreign_domain is None
+    assert any(error.startswith("foreign_domain: every default") for error in audit.validate(settings))
+
+
+@pytest.mark.parametrize("foreign, own_domains", [
+    ("example.net", ["example.net"]),
+    ("a.example.net", ["example.net"]),
+    ("outside.example.net", ["example.net", "a.example.net"]),
+    ("x.bücher.example", ["xn--bcher-kva.example"]),
+    ("x.xn--bcher-kva.example", ["bücher.example"]),
+    ("host.lan", ["lan"]),
+])
+def test_given_foreign_domain_inside_the_own_domains_is_refused(foreign, own_domains):
+    errors = audit.validate(audit.AuditSettings(host="x", role="hub", own_domains=own_domains, foreign_domain=foreign))
+    assert any("must be neither an own domain nor a subdomain of one" in error for error in errors), errors
+
+
+@pytest.mark.parametrize("foreign, own_domains", [
+    ("example.net", ["a.example.net"]),        # the parent of an own domain is somewhere else
+    ("notexample.net", ["example.net"]),       # a mere suffix is not a subdomain
+    ("bücher.example", ["buecher.example"]),
+])
+def test_given_foreign_domain_outside_the_own_domains_is_accepted(foreign, own_domains):
+    assert audit.validate(audit.AuditSettings(host="x", role="hub", own_domains=own_domains,
+                                              foreign_domain=foreign)) == []
