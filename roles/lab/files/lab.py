@@ -7,7 +7,7 @@
 certificate and an upstream SMTP capture server that stands in for the Internet.
 
     lab.py prepare --collection DIR --state-dir DIR --address A [--address B ...]
-                   --upstream HOST:PORT --cert FILE --key FILE --cn NAME
+                   --upstream HOST:PORT --cert FILE --key FILE --cn NAME [--san NAME ...]
     lab.py upstream-start|upstream-stop --collection DIR --state-dir DIR --upstream HOST:PORT
     lab.py clean --state-dir DIR --address A ... --cert FILE --key FILE
 
@@ -64,14 +64,22 @@ def remove_addresses(addresses):
     return changed
 
 
-def ensure_certificate(cert, key, common_name):
-    if os.path.exists(cert) and os.path.exists(key):
+def _certificate_names(cert):
+    """The DNS names of the certificate's subjectAltName (empty when it cannot be read)."""
+    out = _run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", cert]).stdout
+    return {part.strip()[4:] for part in out.replace("\n", ",").split(",") if part.strip().startswith("DNS:")}
+
+
+def ensure_certificate(cert, key, common_name, names=()):
+    """A self-signed certificate for the common name and every job's host name; it is also the lab's CA."""
+    wanted = [common_name] + [name for name in names if name != common_name]
+    if os.path.exists(cert) and os.path.exists(key) and set(wanted) <= _certificate_names(cert):
         return []
     os.makedirs(os.path.dirname(cert), mode=0o755, exist_ok=True)
     os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
     result = _run([
         "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
-        "-subj", "/CN=" + common_name, "-addext", "subjectAltName=DNS:" + common_name,
+        "-subj", "/CN=" + common_name, "-addext", "subjectAltName=" + ",".join("DNS:" + name for name in wanted),
         "-keyout", key, "-out", cert,
     ])
     if result.returncode != 0:
@@ -184,12 +192,13 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--cn", default="mail.lab.invalid")
+    parser.add_argument("--san", action="append", default=[])
     args = parser.parse_args()
 
     changed = []
     if args.command == "prepare":
         changed += ensure_addresses(args.address)
-        changed += ensure_certificate(args.cert, args.key, args.cn)
+        changed += ensure_certificate(args.cert, args.key, args.cn, args.san)
         changed += start_upstream(args.collection, args.state_dir, args.upstream)
     elif args.command == "upstream-start":
         changed += start_upstream(args.collection, args.state_dir, args.upstream)
