@@ -455,11 +455,14 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
         cases = plan_cases(settings, run_id, server["name"], server["address"])
         probe = _Probe(settings)
         runs = []
+        seconds = {}
         for case in cases:
             if case.skip_reason:
                 runs.append((case, None, None))
                 continue
+            started = clock()
             outcome, session = execute_case(case, settings, probe, send_data=listener is not None, clock=clock)
+            seconds[case.token] = clock() - started
             runs.append((case, outcome, session))
 
         capture_info = None
@@ -492,5 +495,7 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
     for case, outcome, session in runs:
         evidence = evidence_for.get(case.token)  # None without a capture listener
         verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect_delivery)
-        results.append(_case_result(case, session, verdict, reason, evidence))
+        result = _case_result(case, session, verdict, reason, evidence)
+        result["seconds"] = round(seconds.get(case.token, 0.0), 3)
+        results.append(result)
     return _report(settings, results, server, capture_info, False)
