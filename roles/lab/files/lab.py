@@ -10,6 +10,7 @@ certificate and an upstream SMTP capture server that stands in for the Internet.
                    --upstream HOST:PORT --cert FILE --key FILE --cn NAME [--san NAME ...]
     lab.py upstream-start|upstream-stop --collection DIR --state-dir DIR --upstream HOST:PORT
     lab.py clean --state-dir DIR --address A ... --cert FILE --key FILE
+    lab.py empty-queues --state-dir DIR --instance NAME [--instance NAME ...]
 
 Every command prints one JSON object: {"changed": [what it changed]}.
 The upstream server writes each message it receives to STATE_DIR/upstream/
@@ -182,9 +183,44 @@ def stop_upstream(state_dir):
     raise SystemExit("the upstream capture server (pid %d) did not stop" % pid)
 
 
+# Every queue directory whose files make postfix_instance refuse to remove an instance.
+QUEUE_SUBDIRS = ("maildrop", "incoming", "active", "deferred", "defer", "hold", "bounce",
+                 "corrupt", "saved", "trace", "flush")
+
+
+def empty_queues(instances):
+    """Stop each existing lab instance and delete every message it still holds.
+
+    Only for the lab's own instances: postfix_instance rightly refuses to remove an
+    instance with queued mail, and after an audit the lab hub holds bounces and retries.
+    """
+    listed = _run(["postmulti", "-l", "-a"]).stdout.split()
+    changed = []
+    for name in instances:
+        if name not in listed:
+            continue
+        queue = _run(["postmulti", "-i", name, "-x", "postconf", "-h", "queue_directory"]).stdout.strip()
+        if not queue.startswith("/"):
+            raise SystemExit("cannot read the queue directory of %s" % name)
+        if _run(["postmulti", "-i", name, "-p", "status"]).returncode == 0:
+            result = _run(["postmulti", "-i", name, "-p", "stop"])
+            if result.returncode != 0:
+                raise SystemExit("postmulti -i %s -p stop failed: %s" % (name, result.stderr.strip()))
+            changed.append("%s stopped" % name)
+        removed = 0
+        for sub in QUEUE_SUBDIRS:
+            for directory, _dirs, files in os.walk(os.path.join(queue, sub)):
+                for file_name in files:
+                    os.unlink(os.path.join(directory, file_name))
+                    removed += 1
+        if removed:
+            changed.append("%d queued file(s) of %s deleted" % (removed, name))
+    return changed
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["prepare", "upstream-start", "upstream-stop", "clean"])
+    parser.add_argument("command", choices=["prepare", "upstream-start", "upstream-stop", "clean", "empty-queues"])
     parser.add_argument("--collection")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--address", action="append", default=[])
@@ -193,6 +229,7 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--cn", default="mail.lab.invalid")
     parser.add_argument("--san", action="append", default=[])
+    parser.add_argument("--instance", action="append", default=[])
     args = parser.parse_args()
 
     changed = []
@@ -204,6 +241,8 @@ def main():
         changed += start_upstream(args.collection, args.state_dir, args.upstream)
     elif args.command == "upstream-stop":
         changed += stop_upstream(args.state_dir)
+    elif args.command == "empty-queues":
+        changed += empty_queues(args.instance)
     else:
         changed += stop_upstream(args.state_dir)
         for path in (args.cert, args.key):
