@@ -481,6 +481,8 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
                     settings.capture.wait, relays.get(case.token), bounces.get(case.token))
             capture_info = {
                 "listen": "%s:%s" % listener.address,
+                "refused_sessions": listener.refused_sessions,
+                "cut_sessions": listener.cut_sessions,
                 "wait": settings.capture.wait,
                 "arrivals": len(arrivals),
                 "relayed": sum(len(v) for v in relays.values()),
@@ -495,6 +497,13 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
     for case, outcome, session in runs:
         evidence = evidence_for.get(case.token)  # None without a capture listener
         verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect_delivery)
+        if (verdict == rc.PASS and capture_info and (capture_info["refused_sessions"] or capture_info["cut_sessions"])
+                and outcome is not None and outcome.data_sent_at is not None and evidence is not None
+                and not evidence.relays and not evidence.bounces):
+            # It passed because no copy arrived; the listener turned sessions away, so that proves nothing.
+            verdict = rc.INCONCLUSIVE
+            reason = ("%s; but the capture listener refused %d and cut %d session(s) over its bounds, so a copy may "
+                      "have been kept out" % (reason, capture_info["refused_sessions"], capture_info["cut_sessions"]))
         result = _case_result(case, session, verdict, reason, evidence)
         result["seconds"] = round(seconds.get(case.token, 0.0), 3)
         results.append(result)

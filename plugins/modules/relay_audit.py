@@ -420,6 +420,14 @@ capture:
     bounces:
       description: Bounces attributed to cases.
       type: int
+    refused_sessions:
+      description:
+        - Sessions the listener refused because 20 were already open. When this or RV(capture.cut_sessions)
+          is not zero, a relay attempt that passed only because no copy arrived is C(inconclusive) instead.
+      type: int
+    cut_sessions:
+      description: Sessions the listener ended at its bounds (1000 commands or 120 seconds per session).
+      type: int
     unattributed:
       description: Messages that carry no token of this audit (for example late retries of an earlier run).
       type: list

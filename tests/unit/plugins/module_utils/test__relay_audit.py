@@ -11,6 +11,7 @@ The real-Postfix proof lives in the relay_audit integration target.
 from __future__ import annotations
 
 import smtplib
+import socket
 import threading
 import time
 
@@ -321,3 +322,68 @@ def test_given_foreign_domain_inside_the_own_domains_is_refused(foreign, own_dom
 def test_given_foreign_domain_outside_the_own_domains_is_accepted(foreign, own_domains):
     assert audit.validate(audit.AuditSettings(host="x", role="hub", own_domains=own_domains,
                                               foreign_domain=foreign)) == []
+
+
+def test_a_flooded_capture_listener_neither_stalls_the_audit_nor_hides_a_relay(servers):
+    port = free_port()
+    flooded = threading.Event()
+    flood_sessions = []
+
+    def flood():
+        # Once the audit's listener is up: more sessions than it admits, each spamming commands.
+        for _attempt in range(500):
+            try:
+                flood_sessions.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                break
+            except OSError:
+                time.sleep(0.02)
+        for _extra in range(29):
+            flood_sessions.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        for sock in flood_sessions:
+            try:
+                sock.sendall(b"NOOP\r\n" * 50)
+            except OSError:
+                pass
+        flooded.set()
+
+    def accept_once_flooded(rcpt):
+        # The open relay accepts the attempt only once the flood holds the listener.
+        flooded.wait(20)
+        return "250 2.1.5 Ok"
+    relay = servers(accept_once_flooded)
+    forwarder = Forwarder(relay, port)
+    flooder = threading.Thread(target=flood)
+    flooder.daemon = True
+    result = {}
+
+    def audit_run():
+        capture = audit.CaptureSettings("127.0.0.1", port, wait=2)
+        result["report"] = audit.run_audit(settings_for(relay, capture=capture, include=["foreign-recipient"]),
+                                           run_id="ffffff")
+    runner = threading.Thread(target=audit_run)
+    try:
+        flooder.start()
+        runner.start()
+        runner.join(60)
+        assert not runner.is_alive(), "the flooded audit did not finish"
+    finally:
+        forwarder.close()
+        flooder.join(5)
+    report = result["report"]
+    assert report["capture"]["refused_sessions"] >= 10
+    # The relay accepted the attempt and no copy could arrive: that proves nothing, it is no pass.
+    case = report["cases"][0]
+    assert case["verdict"] == rc.INCONCLUSIVE, case["reason"]
+    assert "refused" in case["reason"] and report["ok"] is False
+    # The listener is gone and ended every flood session it had admitted.
+    for sock in flood_sessions:
+        sock.settimeout(5)
+        while True:
+            try:
+                if not sock.recv(65536):
+                    break
+            except OSError:
+                break
+        sock.close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
