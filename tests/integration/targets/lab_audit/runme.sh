@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The README's audit exactly as the README shows it, on the README's own lab:
+# - the lab as `make demo` deploys it (inventories/lab, postfix-lab-* on 127.0.1.0/24);
+# - `ansible-playbook -i inventories/lab mailrelay.smtp.audit` passes with no extra option
+#   (TLS verified against the CA the description names), and leaves a JUnit report when asked;
+# - with -vvv, no password, hash or other secret of the description appears in the output;
+# - under --check it fails, saying that nothing was audited;
+# - `make demo-clean`'s playbook then removes the lab, whatever the audit left queued.
+set -eu
+set -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# The collection root (ansible-test runs a copy of the whole collection).
+root=$(cd "$here/../../../.." && pwd)
+cd "$root"
+[[ -f inventories/lab/hosts.yml ]] || { echo "lab_audit: no inventories/lab under $root" >&2; exit 1; }
+
+log=$(mktemp)
+junit=$(mktemp -d)
+cleanup() {
+  ansible-playbook -i inventories/lab playbooks/demo_clean.yml >/dev/null 2>&1 || true
+  rm -rf "$log" "$junit"
+}
+trap cleanup EXIT
+
+fail() {
+  cat "$log"
+  echo "lab_audit: $*" >&2
+  exit 1
+}
+
+echo "== make demo (its playbook)"
+ansible-playbook -i inventories/lab playbooks/demo.yml >"$log" 2>&1 || fail "make demo failed"
+
+echo "== the README's audit command"
+ansible-playbook -i inventories/lab mailrelay.smtp.audit >"$log" 2>&1 || fail "the README's audit failed"
+grep -q 'All 3 server(s) passed the relay audit' "$log" || fail "no verdict"
+for target in '127.0.1.11:587 (submission)' '127.0.1.12:25 (inbound_relay)' '127.0.1.13:25 (hub)'; do
+  grep -qF "$target: " "$log" || fail "no summary line for $target"
+done
+grep -q ' 0 failed, 0 inconclusive' "$log" || fail "cases failed or were inconclusive"
+! grep -q 'NOT verified' "$log" || fail "the lab names its CA, yet certificates were not verified"
+
+echo "== -vvv shows no secret, and the JUnit report holds none either"
+ansible-playbook -i inventories/lab mailrelay.smtp.audit -vvv -e "relay_audit_junit=$junit/audit.xml" >"$log" 2>&1 \
+  || fail "the audit with -vvv failed"
+grep -qF '127.0.1.11:587 (submission): ' "$log" || fail "no summary line with -vvv"
+mapfile -t secrets < <("${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" "$here/files/secrets.py" \
+  inventories/lab/group_vars/all/topology.yml '/etc/dovecot/mailrelay/*.users')
+[[ ${#secrets[@]} -ge 3 ]] || fail "found no secrets to look for"
+for secret in "${secrets[@]}"; do
+  ! grep -qF -- "$secret" "$log" || fail "a secret of the description is in the -vvv output"
+  ! grep -qF -- "$secret" "$junit/audit.xml" || fail "a secret of the description is in the JUnit report"
+done
+[[ $(grep -c '<testsuite ' "$junit/audit.xml") == 3 ]] || fail "the JUnit report does not hold one suite per server"
+echo "   ${#secrets[@]} secret forms looked for, none found"
+
+echo "== --check fails saying nothing was audited"
+if ansible-playbook -i inventories/lab mailrelay.smtp.audit --check >"$log" 2>&1; then
+  fail "the audit passed under --check"
+fi
+grep -q 'Nothing was audited' "$log" || fail "--check failed without saying that nothing was audited"
+
+echo "== make demo-clean (its playbook) removes the lab whatever its queues hold"
+ansible-playbook -i inventories/lab playbooks/demo_clean.yml >"$log" 2>&1 || fail "demo-clean failed"
+! postmulti -l -a 2>/dev/null | grep -q 'postfix-lab-' || fail "a lab instance is left"
+
+echo "lab_audit integration: all scenarios behaved as expected"
