@@ -297,7 +297,7 @@ class CaptureListener(object):
     """Start with ``start()``, read ``arrivals()``, always ``stop()`` (or use ``with``)."""
 
     def __init__(self, host, port, hostname="relay-audit-capture.invalid", max_message_bytes=1048576,
-                 max_arrivals=1000, session_timeout=30.0, rcpt_policy=None, max_sessions=20,
+                 max_arrivals=1000, session_timeout=30.0, rcpt_policy=None, max_sessions=50,
                  max_commands=1000, max_session_seconds=120.0):
         self.host = host
         self.port = port

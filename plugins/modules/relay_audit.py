@@ -422,7 +422,7 @@ capture:
       type: int
     refused_sessions:
       description:
-        - Sessions the listener refused because 20 were already open. When this or RV(capture.cut_sessions)
+        - Sessions the listener refused because 50 were already open. When this or RV(capture.cut_sessions)
           is not zero, a relay attempt that passed only because no copy arrived is C(inconclusive) instead.
       type: int
     cut_sessions:
