@@ -275,6 +275,8 @@ class _CaptureHandler(socketserver.BaseRequestHandler):
 class _CaptureServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Connections over the session cap are answered (421) by the accepting thread, not refused by the kernel.
+    request_queue_size = 128
 
     def __init__(self, address, listener):
         self.listener = listener
