@@ -62,6 +62,12 @@ fi
 grep -q 'Nothing was audited' "$log" || fail "--check failed without saying that nothing was audited"
 
 echo "== make demo-clean (its playbook) removes the lab whatever its queues hold"
+# Mail the hub cannot have delivered yet: dropped while the hub is stopped.
+postmulti -i postfix-lab-hub -p stop
+printf 'Subject: left in the queue\n\nkept back\n' \
+  | postmulti -i postfix-lab-hub -x sendmail -f postmaster@example.org someone@example.com
+hub_queue=$(postmulti -i postfix-lab-hub -x postconf -h queue_directory)
+[[ $(find "$hub_queue/maildrop" -type f | wc -l) -ge 1 ]] || fail "could not leave mail in the hub's queue"
 ansible-playbook -i inventories/lab playbooks/demo_clean.yml >"$log" 2>&1 || fail "demo-clean failed"
 ! postmulti -l -a 2>/dev/null | grep -q 'postfix-lab-' || fail "a lab instance is left"
 
