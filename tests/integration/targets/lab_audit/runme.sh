@@ -10,10 +10,18 @@ set -eu
 set -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# The collection root (ansible-test runs a copy of the whole collection).
-root=$(cd "$here/../../../.." && pwd)
+# The README's commands run from the collection's root: the one ansible-test installed
+# (ANSIBLE_COLLECTIONS_PATH), or the checkout this target lies in.
+root=
+IFS=: read -ra collection_paths <<<"${ANSIBLE_COLLECTIONS_PATH:-}"
+for candidate in "${collection_paths[@]/%//ansible_collections/mailrelay/smtp}" "$here/../../../.."; do
+  if [[ -f $candidate/inventories/lab/hosts.yml && -f $candidate/playbooks/demo.yml ]]; then
+    root=$(cd "$candidate" && pwd)
+    break
+  fi
+done
+[[ -n $root ]] || { echo "lab_audit: cannot find the collection's inventories/lab" >&2; exit 1; }
 cd "$root"
-[[ -f inventories/lab/hosts.yml ]] || { echo "lab_audit: no inventories/lab under $root" >&2; exit 1; }
 
 log=$(mktemp)
 junit=$(mktemp -d)
