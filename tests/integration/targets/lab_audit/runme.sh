@@ -63,6 +63,13 @@ done
 [[ $(grep -c '<testsuite ' "$junit/audit.xml") == 3 ]] || fail "the JUnit report does not hold one suite per server"
 echo "   ${#secrets[@]} secret forms looked for, none found"
 
+echo "== without a CA the audit says once that certificates were not verified"
+ansible-playbook -i inventories/lab mailrelay.smtp.audit -e '{"relay_audit_targets": [{"host": "127.0.1.11",
+  "port": 587, "role": "submission", "own_domains": ["example.org"], "tls_verify": false,
+  "cases": {"include": ["starttls-offered"]}}]}' >"$log" 2>&1 || fail "the unverified audit failed"
+[[ $(grep -c 'TLS certificates were NOT verified for:' "$log") == 1 ]] || fail "the audit did not say once that certificates were not verified"
+grep -qF '127.0.1.11:587 (submission).' "$log" || fail "the note does not name the unverified server"
+
 echo "== --check fails saying nothing was audited"
 if ansible-playbook -i inventories/lab mailrelay.smtp.audit --check >"$log" 2>&1; then
   fail "the audit passed under --check"
