@@ -373,7 +373,7 @@ def normalize(description, inventory_hosts=None):
     if not isinstance(description, dict):
         raise TopologyError(["mailrelay_topology: must be a mapping"])
     for key in sorted(set(description) - TOP_LEVEL_KEYS):
-        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound)" % ", ".join(JOBS))
+        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound, audit)" % ", ".join(JOBS))
 
     domains = _domains(problems, description.get("domains"))
     default_tls = _tls(problems, "tls", description.get("tls"))
