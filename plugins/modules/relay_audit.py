@@ -187,10 +187,10 @@ options:
   junit_path:
     description:
       - Write the audit as a JUnit XML report to this file on the host that runs the module, for CI systems
-        (GitLab, Jenkins, GitHub) to show like a test run: one C(testsuite) named after the target, one
-        C(testcase) per case; a failed case carries C(failure), an inconclusive one C(error), each with the
+        (GitLab, Jenkins, GitHub) to show like a test run. It holds one C(testsuite) named after the target,
+        one C(testcase) per case; a failed case carries C(failure), an inconclusive one C(error), each with the
         SMTP transcript. Credentials never appear in it (AUTH lines are redacted and O(password) is masked).
-      - An existing report is extended: a suite with the same name is replaced, other suites are kept, so
+      - An existing report is extended (a suite with the same name is replaced, other suites are kept), so
         several audits can share one file. An audit that cannot run is written as one C(error) testcase.
       - Not written in check mode.
     type: path

@@ -237,7 +237,7 @@ def read_until_closed(sock, limit=1 << 20):
 
 def test_sessions_over_the_cap_are_refused_and_closed(listener):
     item = listener(max_sessions=3)
-    held = [socket.create_connection(item.address, timeout=5) for _ in range(3)]
+    held = [socket.create_connection(item.address, timeout=5) for _slot in range(3)]
     for sock in held:
         assert sock.recv(100).startswith(b"220")
     extra = socket.create_connection(item.address, timeout=5)
@@ -292,7 +292,7 @@ def test_a_trickling_client_is_cut_at_the_session_time_limit(listener):
 
 def test_stop_ends_open_sessions(listener):
     item = listener()
-    socks = [socket.create_connection(item.address, timeout=5) for _ in range(5)]
+    socks = [socket.create_connection(item.address, timeout=5) for _slot in range(5)]
     for sock in socks:
         sock.recv(100)
     socks[0].sendall(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
