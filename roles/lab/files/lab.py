@@ -74,7 +74,8 @@ def _certificate_names(cert):
 def ensure_certificate(cert, key, common_name, names=()):
     """A self-signed certificate for the common name and every job's host name; it is also the lab's CA."""
     wanted = [common_name] + [name for name in names if name != common_name]
-    if os.path.exists(cert) and os.path.exists(key) and set(wanted) <= _certificate_names(cert):
+    replacing = os.path.exists(cert) and os.path.exists(key)
+    if replacing and set(wanted) <= _certificate_names(cert):
         return []
     os.makedirs(os.path.dirname(cert), mode=0o755, exist_ok=True)
     os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
@@ -87,7 +88,24 @@ def ensure_certificate(cert, key, common_name, names=()):
         raise SystemExit("openssl failed: %s" % result.stderr.strip())
     os.chmod(key, 0o600)
     os.chmod(cert, 0o644)
-    return ["self-signed certificate %s created" % cert]
+    changed = ["self-signed certificate %s created" % cert]
+    if replacing:
+        changed += _reload_instances_using(cert)
+    return changed
+
+
+def _reload_instances_using(cert):
+    """Reload the running Postfix instances that serve ``cert``: idle smtpd processes keep the old one."""
+    changed = []
+    for line in _run(["postmulti", "-l", "-a"]).stdout.splitlines():
+        name = line.split()[0] if line.split() else "-"
+        if name == "-":
+            continue
+        served = _run(["postmulti", "-i", name, "-x", "postconf", "-h", "smtpd_tls_cert_file"]).stdout.strip()
+        if served == cert and _run(["postmulti", "-i", name, "-p", "status"]).returncode == 0:
+            if _run(["postmulti", "-i", name, "-p", "reload"]).returncode == 0:
+                changed.append("%s reloaded for the new certificate" % name)
+    return changed
 
 
 def _pid_file(state_dir):
