@@ -37,6 +37,43 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._smtp_probe import 
 
 TLS_MODES = ("auto", "starttls", "implicit", "none")
 MAX_CAPTURE_WAIT = 300
+# Tried in order when no foreign_domain is given: the RFC 2606 names resolve (a server that checks
+# recipient domains in DNS refuses them for the right reason); the reserved TLDs only when every one
+# of those is an own domain or lies under one.
+FOREIGN_DOMAIN_CANDIDATES = ("example.net", "example.com", "example.org",
+                             "relay-audit.invalid", "relay-audit.test", "relay-audit.example")
+
+
+def domain_key(domain):
+    """A domain in comparable form: lower case, no trailing dot, internationalised labels as A-labels."""
+    text = domain.strip().rstrip(".").lower()
+    try:
+        return text.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return text
+
+
+def is_within(domain, parent):
+    """``domain`` is ``parent`` or one of its subdomains (compared as ``domain_key``)."""
+    domain, parent = domain_key(domain), domain_key(parent)
+    return domain == parent or domain.endswith("." + parent)
+
+
+def own_domain_covering(domain, own_domains):
+    """The first own domain that ``domain`` equals or lies under, else None."""
+    for own in own_domains:
+        if own and is_within(domain, own):
+            return own
+    return None
+
+
+def derive_foreign_domain(own_domains):
+    """A domain that is neither an own domain nor under one (a server may relay for subdomains of
+    its domains, e.g. Postfix parent_domain_matches_subdomains); None when every candidate is taken."""
+    for candidate in FOREIGN_DOMAIN_CANDIDATES:
+        if own_domain_covering(candidate, own_domains) is None:
+            return candidate
+    return None
 
 
 class AuditError(Exception):
@@ -55,7 +92,7 @@ class CaptureSettings(object):
 class AuditSettings(object):
     """Everything one audit needs; field names follow the module options."""
 
-    def __init__(self, host, role, own_domains, port=25, own_recipient="postmaster", foreign_domain="example.net",
+    def __init__(self, host, role, own_domains, port=25, own_recipient="postmaster", foreign_domain=None,
                  foreign_ip="192.0.2.1", sender=None, other_sender=None, username=None, password=None,
                  tls="auto", tls_verify=None, ca_path=None, tls_server_name=None, source_address=None,
                  helo_name=None, server_name=None, timeout=10.0, include=None, exclude=None, capture=None,
@@ -65,7 +102,12 @@ class AuditSettings(object):
         self.role = role
         self.own_domains = [d.lower().rstrip(".") for d in own_domains]
         self.own_recipient = own_recipient
-        self.foreign_domain = foreign_domain.lower().rstrip(".")
+        # Given, or derived from the own domains (None when no candidate is free: validate() says so).
+        self.foreign_domain_derived = not foreign_domain
+        if foreign_domain:
+            self.foreign_domain = foreign_domain.lower().rstrip(".")
+        else:
+            self.foreign_domain = derive_foreign_domain(self.own_domains)
         self.foreign_ip = foreign_ip
         self.sender = sender
         self.other_sender = other_sender
@@ -77,7 +119,7 @@ class AuditSettings(object):
         self.ca_path = ca_path
         self.tls_server_name = tls_server_name
         self.source_address = source_address
-        self.helo_name = helo_name or "relay-audit.%s" % self.foreign_domain
+        self.helo_name = helo_name or "relay-audit.%s" % (self.foreign_domain or "invalid")
         self.server_name = server_name
         self.timeout = timeout
         self.include = list(include or [])
@@ -97,10 +139,16 @@ def validate(settings):
         errors.append("role must be one of %s, got %r" % (", ".join(rc.ROLES), settings.role))
     if not settings.own_domains or any(not d or "@" in d or " " in d for d in settings.own_domains):
         errors.append("own_domains must list at least one domain name (no '@', no spaces)")
-    if settings.foreign_domain in settings.own_domains:
-        errors.append("foreign_domain %r must not be one of own_domains" % settings.foreign_domain)
-    if not settings.foreign_domain or "@" in settings.foreign_domain:
-        errors.append("foreign_domain must be a domain name")
+    if settings.foreign_domain is None:
+        errors.append("foreign_domain: every default (%s) is an own domain or lies under one; set foreign_domain"
+                      % ", ".join(FOREIGN_DOMAIN_CANDIDATES))
+    elif not settings.foreign_domain or "@" in settings.foreign_domain or " " in settings.foreign_domain:
+        errors.append("foreign_domain must be a domain name, got %r" % settings.foreign_domain)
+    else:
+        covering = own_domain_covering(settings.foreign_domain, settings.own_domains)
+        if covering is not None:
+            errors.append("foreign_domain %r must be neither an own domain nor a subdomain of one (%s is in own_domains)"
+                          % (settings.foreign_domain, covering))
     if "@" in settings.own_recipient:
         domain = settings.own_recipient.rpartition("@")[2].lower().rstrip(".")
         if domain not in settings.own_domains:
@@ -363,6 +411,8 @@ def _report(settings, results, server, capture_info, check_mode):
     ok = not names[rc.FAIL] and (settings.allow_inconclusive or not names[rc.INCONCLUSIVE])
     return {
         "target": settings.target,
+        "foreign_domain": settings.foreign_domain,
+        "tls_verified": settings.tls_verify,
         "check_mode": check_mode,
         "server": server,
         "cases": results,
@@ -405,11 +455,14 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
         cases = plan_cases(settings, run_id, server["name"], server["address"])
         probe = _Probe(settings)
         runs = []
+        seconds = {}
         for case in cases:
             if case.skip_reason:
                 runs.append((case, None, None))
                 continue
+            started = clock()
             outcome, session = execute_case(case, settings, probe, send_data=listener is not None, clock=clock)
+            seconds[case.token] = clock() - started
             runs.append((case, outcome, session))
 
         capture_info = None
@@ -428,6 +481,8 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
                     settings.capture.wait, relays.get(case.token), bounces.get(case.token))
             capture_info = {
                 "listen": "%s:%s" % listener.address,
+                "refused_sessions": listener.refused_sessions,
+                "cut_sessions": listener.cut_sessions,
                 "wait": settings.capture.wait,
                 "arrivals": len(arrivals),
                 "relayed": sum(len(v) for v in relays.values()),
@@ -442,5 +497,14 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
     for case, outcome, session in runs:
         evidence = evidence_for.get(case.token)  # None without a capture listener
         verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect_delivery)
-        results.append(_case_result(case, session, verdict, reason, evidence))
+        if (verdict == rc.PASS and capture_info and (capture_info["refused_sessions"] or capture_info["cut_sessions"])
+                and outcome is not None and outcome.data_sent_at is not None and evidence is not None
+                and not evidence.relays and not evidence.bounces):
+            # It passed because no copy arrived; the listener turned sessions away, so that proves nothing.
+            verdict = rc.INCONCLUSIVE
+            reason = ("%s; but the capture listener refused %d and cut %d session(s) over its bounds, so a copy may "
+                      "have been kept out" % (reason, capture_info["refused_sessions"], capture_info["cut_sessions"]))
+        result = _case_result(case, session, verdict, reason, evidence)
+        result["seconds"] = round(seconds.get(case.token, 0.0), 3)
+        results.append(result)
     return _report(settings, results, server, capture_info, False)

@@ -29,7 +29,7 @@ import re
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl
 
 JOBS = ("submission", "inbound_relay", "hub")
-TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound"))
+TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound", "audit"))
 PLATFORMS = {
     "submission": ("postfix", "iis"),
     "inbound_relay": ("postfix", "iis"),
@@ -49,7 +49,9 @@ JOB_KEYS = {
     "hub": frozenset(("servers", "mailboxes", "tls", "max_message_size")),
 }
 USER_KEYS = frozenset(("login", "password", "senders"))
-TLS_KEYS = frozenset(("cert_file", "key_file"))
+TLS_KEYS = frozenset(("cert_file", "key_file", "ca_file"))
+TLS_REQUIRED_KEYS = ("cert_file", "key_file")
+AUDIT_KEYS = frozenset(("recipient",))
 OUTBOUND_KEYS = frozenset(("method", "smarthost", "dns_servers"))
 SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
 
@@ -132,9 +134,12 @@ def _tls(problems, field, value):
         problems.add(field, "must be a mapping with cert_file and key_file")
         return None
     _check_keys(problems, field, value, TLS_KEYS)
-    for key in sorted(TLS_KEYS):
+    for key in TLS_REQUIRED_KEYS:
         if not isinstance(value.get(key), str) or not value.get(key):
             problems.add("%s.%s" % (field, key), "required (path of the PEM file on the host)")
+    # ca_file: where an audit finds the CA that signed cert_file (on the host that runs the audit).
+    if value.get("ca_file") is not None and (not isinstance(value["ca_file"], str) or not value["ca_file"]):
+        problems.add(field + ".ca_file", "must be the path of a PEM CA certificate file")
     return {key: value.get(key) for key in sorted(TLS_KEYS)}
 
 
@@ -307,6 +312,25 @@ def _outbound(problems, value):
     return {"method": method, "smarthost": smarthost, "dns_servers": dns_servers}
 
 
+def _audit(problems, value, domains, topology):
+    """The audit settings: the address that receives the audit's probe mail for the own domains."""
+    if value is None:
+        return {"recipient": None}
+    if not isinstance(value, dict):
+        problems.add("audit", "must be a mapping")
+        return {"recipient": None}
+    _check_keys(problems, "audit", value, AUDIT_KEYS)
+    recipient = None
+    if value.get("recipient") is not None:
+        recipient = _own_address(problems, "audit.recipient", value["recipient"], domains)
+    # It must be deliverable, or the inbound relay's must-accept case fails for the wrong reason.
+    for job, key in (("hub", "mailboxes"), ("inbound_relay", "recipients")):
+        known = (topology.get(job) or {}).get(key) or []
+        if recipient and known and recipient.lower() not in [address.lower() for address in known]:
+            problems.add("audit.recipient", "%s is not one of %s.%s" % (recipient, job, key))
+    return {"recipient": recipient}
+
+
 def _check_wiring(problems, servers):
     by_address = {}
     by_host_job = {}
@@ -349,7 +373,7 @@ def normalize(description, inventory_hosts=None):
     if not isinstance(description, dict):
         raise TopologyError(["mailrelay_topology: must be a mapping"])
     for key in sorted(set(description) - TOP_LEVEL_KEYS):
-        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound)" % ", ".join(JOBS))
+        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound, audit)" % ", ".join(JOBS))
 
     domains = _domains(problems, description.get("domains"))
     default_tls = _tls(problems, "tls", description.get("tls"))
@@ -388,6 +412,7 @@ def normalize(description, inventory_hosts=None):
             settings["mailboxes"] = _own_addresses(problems, "hub.mailboxes", spec.get("mailboxes"), domains)
         topology[job] = settings
 
+    topology["audit"] = _audit(problems, description.get("audit"), domains, topology)
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
     _check_wiring(problems, servers)
@@ -505,12 +530,22 @@ def audit_targets(topology, credentials=False):
     With ``credentials``, submission targets carry the first user's login and
     password (for the authenticated cases); the topology action leaves them out
     of its result, the filter passes them on as variables.
+
+    Probe mail for the own domains goes to ``audit.recipient`` (else to each
+    domain's postmaster), never to a user's mailbox. TLS is verified against
+    the job's ``tls.ca_file`` and the server's ``hostname`` when a CA is named,
+    not at all otherwise. A loopback server (a one-machine lab) is probed from
+    a free loopback address of its /24: a connection to a loopback address
+    otherwise comes from that same address.
     """
-    mailboxes = (topology.get("hub") or {}).get("mailboxes") or []
     users = (topology.get("submission") or {}).get("users") or []
+    used = {server["address"] for server in all_servers(topology)}
+    smarthost = (topology.get("outbound") or {}).get("smarthost") or {}
+    used.add(smarthost.get("host"))
     targets = []
     for server in all_servers(topology):
         job = server["job"]
+        ca_file = (topology[job]["tls"] or {}).get("ca_file")
         target = {
             "name": "%s %s (%s)" % (job, server["host"], server["address"]),
             "role": job,
@@ -518,8 +553,16 @@ def audit_targets(topology, credentials=False):
             "port": server["port"],
             "platform": server["platform"],
             "own_domains": list(topology["domains"]),
-            "own_recipient": mailboxes[0] if mailboxes else "postmaster",
+            "own_recipient": (topology.get("audit") or {}).get("recipient") or "postmaster",
+            "tls_verify": bool(ca_file),
         }
+        if ca_file:
+            target.update(ca_path=ca_file, tls_server_name=server["hostname"])
+        if server["loopback"] and ipaddress.ip_address(server["address"]).version == 4:
+            network = ipaddress.ip_network(server["address"] + "/24", strict=False)
+            free = [str(address) for address in reversed(list(network.hosts())) if str(address) not in used]
+            if free:
+                target["source_address"] = free[0]
         if job == "submission" and users:
             user = users[0]
             target["username"] = user["login"]

@@ -39,7 +39,8 @@ attributes:
       C(skipped) and what it would send.
   diff_mode:
     support: none
-    details: The module changes nothing, so there is nothing to diff.
+    details: The module changes nothing on the audited server, so there is nothing to diff; it reports
+      C(changed) only when it wrote O(junit_path).
   platform:
     platforms: posix
 options:
@@ -72,14 +73,16 @@ options:
     default: postmaster
   foreign_domain:
     description:
-      - Domain that stands for "somewhere else on the Internet" in every relay attempt.
-      - Use a domain that resolves (the default is reserved by RFC 2606 and resolves); a server that checks
-        recipient domains in DNS refuses an unresolvable domain for the wrong reason, which the module
-        reports as C(inconclusive).
+      - Domain that stands for "somewhere else on the Internet" in every relay attempt. It must be neither
+        one of O(own_domains) nor a subdomain of one (a server may relay for subdomains of its domains).
+      - By default the first of C(example.net), C(example.com), C(example.org) (reserved by RFC 2606; they
+        resolve) that is neither an own domain nor under one, then C(relay-audit.invalid),
+        C(relay-audit.test), C(relay-audit.example). The domain used is returned as RV(foreign_domain).
+      - Use a domain that resolves; a server that checks recipient domains in DNS refuses an unresolvable
+        domain for the wrong reason, which the module reports as C(inconclusive).
       - Only the audited server receives the probes. Messages are sent only with O(capture), where the
         upstream smart host is the capture listener.
     type: str
-    default: example.net
   foreign_ip:
     description: IP address used for the C(ip-literal-recipient) case (RFC 5737 documentation address by default).
     type: str
@@ -181,6 +184,16 @@ options:
             smart host is not the listener.
         type: bool
         default: true
+  junit_path:
+    description:
+      - Write the audit as a JUnit XML report to this file on the host that runs the module, for CI systems
+        (GitLab, Jenkins, GitHub) to show like a test run. It holds one C(testsuite) named after the target,
+        one C(testcase) per case; a failed case carries C(failure), an inconclusive one C(error), each with the
+        SMTP transcript. Credentials never appear in it (AUTH lines are redacted and O(password) is masked).
+      - An existing report is extended (a suite with the same name is replaced, other suites are kept), so
+        several audits can share one file. An audit that cannot run is written as one C(error) testcase.
+      - Not written in check mode.
+    type: path
   allow_inconclusive:
     description:
       - By default an inconclusive case (temporary refusal, broken session, refusal for the wrong reason)
@@ -247,6 +260,13 @@ EXAMPLES = r"""
   register: audit
   failed_when: false
 
+- name: Audit and leave a JUnit report for the CI system
+  mailrelay.smtp.relay_audit:
+    host: mx1.example.com
+    role: inbound_relay
+    own_domains: [example.com]
+    junit_path: "{{ playbook_dir }}/relay-audit.xml"
+
 - name: Show the summary
   ansible.builtin.debug:
     msg: "{{ audit.summary }}"
@@ -265,6 +285,20 @@ target:
   returned: always
   type: str
   sample: "127.0.1.10:25 (inbound_relay)"
+junit_path:
+  description: The JUnit XML report written (absent when none was asked for or in check mode).
+  returned: when O(junit_path) is set and not in check mode
+  type: str
+  sample: /tmp/relay-audit.xml
+foreign_domain:
+  description: The foreign domain the relay attempts used (given or derived, see O(foreign_domain)).
+  returned: always
+  type: str
+  sample: example.com
+tls_verified:
+  description: Whether TLS sessions verified the server certificate (O(tls_verify)).
+  returned: always
+  type: bool
 summary:
   description: One line with the counts per verdict and the names of failed and inconclusive cases.
   returned: always
@@ -363,6 +397,9 @@ cases:
       description: Messages of this case seen by the capture listener (C(kind) relay or bounce, peer, envelope).
       type: list
       elements: dict
+    seconds:
+      description: How long the case's session took (not returned in check mode).
+      type: float
 capture:
   description: Capture listener statistics and arrivals that carry no case token.
   returned: when O(capture) is set and not in check mode
@@ -383,11 +420,22 @@ capture:
     bounces:
       description: Bounces attributed to cases.
       type: int
+    refused_sessions:
+      description:
+        - Sessions the listener refused because 50 were already open. When this or RV(capture.cut_sessions)
+          is not zero, a relay attempt that passed only because no copy arrived is C(inconclusive) instead.
+      type: int
+    cut_sessions:
+      description: Sessions the listener ended at its bounds (1000 commands or 120 seconds per session).
+      type: int
     unattributed:
       description: Messages that carry no token of this audit (for example late retries of an earlier run).
       type: list
       elements: dict
 """
+
+import datetime
+import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -402,6 +450,12 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._relay_audit import
     validate,
 )
 from ansible_collections.mailrelay.smtp.plugins.module_utils._relay_cases import ROLES
+from ansible_collections.mailrelay.smtp.plugins.module_utils._relay_junit import (
+    JUnitError,
+    build_testsuite,
+    secret_forms,
+    write_report,
+)
 
 MAX_REASONS_IN_MESSAGE = 5
 
@@ -413,7 +467,7 @@ def argument_spec():
         role=dict(type="str", required=True, choices=list(ROLES)),
         own_domains=dict(type="list", elements="str", required=True),
         own_recipient=dict(type="str", default="postmaster"),
-        foreign_domain=dict(type="str", default="example.net"),
+        foreign_domain=dict(type="str"),
         foreign_ip=dict(type="str", default="192.0.2.1"),
         sender=dict(type="str"),
         other_sender=dict(type="str"),
@@ -438,6 +492,7 @@ def argument_spec():
             expect_delivery=dict(type="bool", default=True),
         )),
         allow_inconclusive=dict(type="bool", default=False),
+        junit_path=dict(type="path"),
     )
 
 
@@ -471,12 +526,28 @@ def failure_message(report):
     return "\n".join(lines)
 
 
+def write_junit(module, settings, report, error=None):
+    """Write the JUnit report when asked; returns the path written or None."""
+    path = module.params["junit_path"]
+    if not path:
+        return None
+    suite = build_testsuite(report, secrets=secret_forms(settings.username, settings.password),
+                            allow_inconclusive=settings.allow_inconclusive,
+                            timestamp=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                            hostname=platform.node(), error=error)
+    try:
+        write_report(path, suite)
+    except (JUnitError, OSError) as exc:
+        module.fail_json(msg="junit_path: cannot write %s: %s" % (path, exc))
+    return path
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     settings = settings_from(module.params)
 
     errors = validate(settings)
-    unknown = unknown_case_patterns(settings)
+    unknown = [] if errors else unknown_case_patterns(settings)
     if unknown:
         errors.append("cases: no %s case matches %s" % (settings.role, ", ".join(repr(p) for p in unknown)))
     if errors:
@@ -491,13 +562,18 @@ def main():
     try:
         report = run_audit(settings)
     except AuditError as exc:
-        module.fail_json(msg="relay_audit of %s could not run: %s" % (settings.target, exc))
+        message = "relay_audit of %s could not run: %s" % (settings.target, exc)
+        written = write_junit(module, settings, {"target": settings.target}, error=message)
+        module.fail_json(msg=message, changed=written is not None, **({"junit_path": written} if written else {}))
 
     report.pop("check_mode", None)
     report["passed"] = report.pop("ok")
+    written = write_junit(module, settings, report)
+    if written:
+        report["junit_path"] = written
     if not report["passed"]:
-        module.fail_json(msg=failure_message(report), changed=False, **report)
-    module.exit_json(changed=False, **report)
+        module.fail_json(msg=failure_message(report), changed=written is not None, **report)
+    module.exit_json(changed=written is not None, **report)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@
 certificate and an upstream SMTP capture server that stands in for the Internet.
 
     lab.py prepare --collection DIR --state-dir DIR --address A [--address B ...]
-                   --upstream HOST:PORT --cert FILE --key FILE --cn NAME
+                   --upstream HOST:PORT --cert FILE --key FILE --cn NAME [--san NAME ...]
     lab.py upstream-start|upstream-stop --collection DIR --state-dir DIR --upstream HOST:PORT
     lab.py clean --state-dir DIR --address A ... --cert FILE --key FILE
+    lab.py empty-queues --state-dir DIR --instance NAME [--instance NAME ...]
 
 Every command prints one JSON object: {"changed": [what it changed]}.
 The upstream server writes each message it receives to STATE_DIR/upstream/
@@ -64,21 +65,47 @@ def remove_addresses(addresses):
     return changed
 
 
-def ensure_certificate(cert, key, common_name):
-    if os.path.exists(cert) and os.path.exists(key):
+def _certificate_names(cert):
+    """The DNS names of the certificate's subjectAltName (empty when it cannot be read)."""
+    out = _run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", cert]).stdout
+    return {part.strip()[4:] for part in out.replace("\n", ",").split(",") if part.strip().startswith("DNS:")}
+
+
+def ensure_certificate(cert, key, common_name, names=()):
+    """A self-signed certificate for the common name and every job's host name; it is also the lab's CA."""
+    wanted = [common_name] + [name for name in names if name != common_name]
+    replacing = os.path.exists(cert) and os.path.exists(key)
+    if replacing and set(wanted) <= _certificate_names(cert):
         return []
     os.makedirs(os.path.dirname(cert), mode=0o755, exist_ok=True)
     os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
     result = _run([
         "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
-        "-subj", "/CN=" + common_name, "-addext", "subjectAltName=DNS:" + common_name,
+        "-subj", "/CN=" + common_name, "-addext", "subjectAltName=" + ",".join("DNS:" + name for name in wanted),
         "-keyout", key, "-out", cert,
     ])
     if result.returncode != 0:
         raise SystemExit("openssl failed: %s" % result.stderr.strip())
     os.chmod(key, 0o600)
     os.chmod(cert, 0o644)
-    return ["self-signed certificate %s created" % cert]
+    changed = ["self-signed certificate %s created" % cert]
+    if replacing:
+        changed += _reload_instances_using(cert)
+    return changed
+
+
+def _reload_instances_using(cert):
+    """Reload the running Postfix instances that serve ``cert``: idle smtpd processes keep the old one."""
+    changed = []
+    for line in _run(["postmulti", "-l", "-a"]).stdout.splitlines():
+        name = line.split()[0] if line.split() else "-"
+        if name == "-":
+            continue
+        served = _run(["postmulti", "-i", name, "-x", "postconf", "-h", "smtpd_tls_cert_file"]).stdout.strip()
+        if served == cert and _run(["postmulti", "-i", name, "-p", "status"]).returncode == 0:
+            if _run(["postmulti", "-i", name, "-p", "reload"]).returncode == 0:
+                changed.append("%s reloaded for the new certificate" % name)
+    return changed
 
 
 def _pid_file(state_dir):
@@ -174,9 +201,44 @@ def stop_upstream(state_dir):
     raise SystemExit("the upstream capture server (pid %d) did not stop" % pid)
 
 
+# Every queue directory whose files make postfix_instance refuse to remove an instance.
+QUEUE_SUBDIRS = ("maildrop", "incoming", "active", "deferred", "defer", "hold", "bounce",
+                 "corrupt", "saved", "trace", "flush")
+
+
+def empty_queues(instances):
+    """Stop each existing lab instance and delete every message it still holds.
+
+    Only for the lab's own instances: postfix_instance rightly refuses to remove an
+    instance with queued mail, and after an audit the lab hub holds bounces and retries.
+    """
+    listed = _run(["postmulti", "-l", "-a"]).stdout.split()
+    changed = []
+    for name in instances:
+        if name not in listed:
+            continue
+        queue = _run(["postmulti", "-i", name, "-x", "postconf", "-h", "queue_directory"]).stdout.strip()
+        if not queue.startswith("/"):
+            raise SystemExit("cannot read the queue directory of %s" % name)
+        if _run(["postmulti", "-i", name, "-p", "status"]).returncode == 0:
+            result = _run(["postmulti", "-i", name, "-p", "stop"])
+            if result.returncode != 0:
+                raise SystemExit("postmulti -i %s -p stop failed: %s" % (name, result.stderr.strip()))
+            changed.append("%s stopped" % name)
+        removed = 0
+        for sub in QUEUE_SUBDIRS:
+            for directory, _dirs, files in os.walk(os.path.join(queue, sub)):
+                for file_name in files:
+                    os.unlink(os.path.join(directory, file_name))
+                    removed += 1
+        if removed:
+            changed.append("%d queued file(s) of %s deleted" % (removed, name))
+    return changed
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["prepare", "upstream-start", "upstream-stop", "clean"])
+    parser.add_argument("command", choices=["prepare", "upstream-start", "upstream-stop", "clean", "empty-queues"])
     parser.add_argument("--collection")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--address", action="append", default=[])
@@ -184,17 +246,21 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--cn", default="mail.lab.invalid")
+    parser.add_argument("--san", action="append", default=[])
+    parser.add_argument("--instance", action="append", default=[])
     args = parser.parse_args()
 
     changed = []
     if args.command == "prepare":
         changed += ensure_addresses(args.address)
-        changed += ensure_certificate(args.cert, args.key, args.cn)
+        changed += ensure_certificate(args.cert, args.key, args.cn, args.san)
         changed += start_upstream(args.collection, args.state_dir, args.upstream)
     elif args.command == "upstream-start":
         changed += start_upstream(args.collection, args.state_dir, args.upstream)
     elif args.command == "upstream-stop":
         changed += stop_upstream(args.state_dir)
+    elif args.command == "empty-queues":
+        changed += empty_queues(args.instance)
     else:
         changed += stop_upstream(args.state_dir)
         for path in (args.cert, args.key):

@@ -11,6 +11,7 @@ The real-Postfix proof lives in the relay_audit integration target.
 from __future__ import annotations
 
 import smtplib
+import socket
 import threading
 import time
 
@@ -18,6 +19,7 @@ import pytest
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_audit as audit
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_cases as rc
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _smtp_capture as capture_module
 from ansible_collections.mailrelay.smtp.tests.unit.plugins.module_utils._relay_stand_in import (
     closed_policy,
     free_port,
@@ -231,7 +233,8 @@ def test_plan_only_connects_to_nothing():
     (dict(role="smarthost"), "role must be one of"),
     (dict(own_domains=[]), "own_domains must list"),
     (dict(own_domains=["a@b"]), "own_domains must list"),
-    (dict(foreign_domain="own.example"), "must not be one of own_domains"),
+    (dict(foreign_domain="own.example"), "must be neither an own domain nor a subdomain of one"),
+    (dict(foreign_domain="mx.Own.Example."), "must be neither an own domain nor a subdomain of one"),
     (dict(own_recipient="info@elsewhere.example"), "own_recipient"),
     (dict(port=0), "port must be"),
     (dict(tls="sometimes"), "tls must be one of"),
@@ -264,3 +267,127 @@ def test_unknown_case_patterns():
     settings = audit.AuditSettings(host="x", role="hub", own_domains=["own.example"],
                                    include=["percent-hack@*", "auth-relay"], exclude=["bogus"])
     assert audit.unknown_case_patterns(settings) == ["auth-relay", "bogus"]
+
+
+# --- the foreign domain -------------------------------------------------------
+
+@pytest.mark.parametrize("own_domains, expected", [
+    (["example.org"], "example.net"),
+    (["example.net"], "example.com"),
+    # A subdomain of an own domain may be relayed legitimately: never a foreign domain.
+    (["a.example.net"], "example.net"),
+    (["outside.example.net", "example.com"], "example.net"),
+    (["example.net", "a.example.net", "outside.example.net"], "example.com"),
+    (["Example.NET.", "example.com"], "example.org"),
+    # Internationalised own domains compare by their A-labels.
+    (["bücher.example.net"], "example.net"),
+    (["xn--bcher-kva.example", "example.net"], "example.com"),
+    # A one-label own domain covers every name under it.
+    (["net"], "example.com"),
+    (["net", "com"], "example.org"),
+    (["net", "com", "org"], "relay-audit.invalid"),
+    (["net", "com", "org", "invalid", "test"], "relay-audit.example"),
+])
+def test_derived_foreign_domain_is_never_own_nor_under_an_own_domain(own_domains, expected):
+    settings = audit.AuditSettings(host="x", role="inbound_relay", own_domains=own_domains)
+    assert settings.foreign_domain == expected
+    assert audit.validate(settings) == []
+    assert all(not audit.is_within(expected, own) for own in own_domains)
+
+
+def test_no_free_foreign_domain_is_refused_naming_the_option():
+    settings = audit.AuditSettings(host="x", role="inbound_relay",
+                                   own_domains=["net", "com", "org", "invalid", "test", "example"])
+    assert settings.foreign_domain is None
+    assert any(error.startswith("foreign_domain: every default") for error in audit.validate(settings))
+
+
+@pytest.mark.parametrize("foreign, own_domains", [
+    ("example.net", ["example.net"]),
+    ("a.example.net", ["example.net"]),
+    ("outside.example.net", ["example.net", "a.example.net"]),
+    ("x.bücher.example", ["xn--bcher-kva.example"]),
+    ("x.xn--bcher-kva.example", ["bücher.example"]),
+    ("host.lan", ["lan"]),
+])
+def test_given_foreign_domain_inside_the_own_domains_is_refused(foreign, own_domains):
+    errors = audit.validate(audit.AuditSettings(host="x", role="hub", own_domains=own_domains, foreign_domain=foreign))
+    assert any("must be neither an own domain nor a subdomain of one" in error for error in errors), errors
+
+
+@pytest.mark.parametrize("foreign, own_domains", [
+    ("example.net", ["a.example.net"]),        # the parent of an own domain is somewhere else
+    ("notexample.net", ["example.net"]),       # a mere suffix is not a subdomain
+    ("bücher.example", ["buecher.example"]),
+])
+def test_given_foreign_domain_outside_the_own_domains_is_accepted(foreign, own_domains):
+    assert audit.validate(audit.AuditSettings(host="x", role="hub", own_domains=own_domains,
+                                              foreign_domain=foreign)) == []
+
+
+def test_a_flooded_capture_listener_neither_stalls_the_audit_nor_hides_a_relay(servers):
+    port = free_port()
+    flooded = threading.Event()
+    flood_sessions = []
+
+    def flood():
+        # Once the audit's listener is up: more sessions than it admits, each spamming commands.
+        for _attempt in range(500):
+            try:
+                flood_sessions.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                break
+            except OSError:
+                time.sleep(0.02)
+        for _extra in range(capture_module.CaptureListener("x", 0).max_sessions + 9):
+            try:
+                flood_sessions.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            except OSError:
+                pass
+        for sock in flood_sessions:
+            try:
+                sock.sendall(b"NOOP\r\n" * 50)
+            except OSError:
+                pass
+        flooded.set()
+
+    def accept_once_flooded(rcpt):
+        # The open relay accepts the attempt only once the flood holds the listener.
+        flooded.wait(20)
+        return "250 2.1.5 Ok"
+    relay = servers(accept_once_flooded)
+    forwarder = Forwarder(relay, port)
+    flooder = threading.Thread(target=flood)
+    flooder.daemon = True
+    result = {}
+
+    def audit_run():
+        capture = audit.CaptureSettings("127.0.0.1", port, wait=2)
+        result["report"] = audit.run_audit(settings_for(relay, capture=capture, include=["foreign-recipient"]),
+                                           run_id="ffffff")
+    runner = threading.Thread(target=audit_run)
+    try:
+        flooder.start()
+        runner.start()
+        runner.join(60)
+        assert not runner.is_alive(), "the flooded audit did not finish"
+    finally:
+        forwarder.close()
+        flooder.join(5)
+    report = result["report"]
+    assert report["capture"]["refused_sessions"] >= 5
+    # The relay accepted the attempt and no copy could arrive: that proves nothing, it is no pass.
+    case = report["cases"][0]
+    assert case["verdict"] == rc.INCONCLUSIVE, case["reason"]
+    assert "refused" in case["reason"] and report["ok"] is False
+    # The listener is gone and ended every flood session it had admitted.
+    for sock in flood_sessions:
+        sock.settimeout(5)
+        while True:
+            try:
+                if not sock.recv(65536):
+                    break
+            except OSError:
+                break
+        sock.close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

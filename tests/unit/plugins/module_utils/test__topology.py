@@ -78,7 +78,7 @@ def test_several_jobs_share_a_host_on_loopback():
 
 def test_unknown_job_is_named():
     assert problems_of(description(smtp_relay={"servers": []})) == [
-        "smtp_relay: unknown job; known jobs are submission, inbound_relay, hub (other keys: domains, tls, outbound)"
+        "smtp_relay: unknown job; known jobs are submission, inbound_relay, hub (other keys: domains, tls, outbound, audit)"
     ]
 
 
@@ -210,7 +210,10 @@ def test_audit_targets_name_every_server():
         ("inbound_relay", "192.0.2.11", 25),
         ("hub", "10.0.0.2", 25),
     ]
-    assert all(t["own_domains"] == ["example.org", "example.net"] and t["own_recipient"] == "alice@example.org" for t in targets)
+    # Probe mail never goes to a user's mailbox: each domain's postmaster unless audit.recipient says otherwise.
+    assert all(t["own_domains"] == ["example.org", "example.net"] and t["own_recipient"] == "postmaster" for t in targets)
+    # No CA named: no verification, and nothing a remote probe would have to bind.
+    assert all(t["tls_verify"] is False and "ca_path" not in t and "source_address" not in t for t in targets)
     submission = targets[0]
     assert submission["username"] == submission["sender"] == "alice@example.org"
     assert submission["other_sender"] == "mailrelay-audit-spoof@example.org"
@@ -278,3 +281,45 @@ def test_jobs_by_host_walks_the_servers_once(monkeypatch):
     monkeypatch.setattr(_topology._Wiring, "__init__", counting_init)
     by_host = _topology.jobs_by_host(topology)
     assert len(by_host) == 7 and len(built) == 1
+def test_audit_targets_verify_tls_against_the_named_ca_and_the_server_name():
+    desc = description(tls=dict(TLS, ca_file="/etc/ssl/mail-ca.pem"))
+    desc["hub"]["tls"] = dict(TLS)  # its own material, no CA named
+    desc["submission"]["servers"][0]["hostname"] = "smtp.example.org"
+    targets = _topology.audit_targets(_topology.normalize(desc))
+    submission, relay, hub = targets
+    assert (submission["tls_verify"], submission["ca_path"], submission["tls_server_name"]) == (
+        True, "/etc/ssl/mail-ca.pem", "smtp.example.org")
+    assert relay["tls_server_name"] == "inbound-relay.example.org"
+    assert hub["tls_verify"] is False and "ca_path" not in hub
+
+
+@pytest.mark.parametrize("ca_file", ["", 5])
+def test_tls_ca_file_must_be_a_path(ca_file):
+    assert any(p.startswith("tls.ca_file:") for p in problems_of(description(tls=dict(TLS, ca_file=ca_file))))
+
+
+def test_audit_recipient_receives_the_probe_mail():
+    desc = description(audit={"recipient": "Relay-Audit@Example.org"})
+    desc["hub"]["mailboxes"].append("relay-audit@example.org")
+    targets = _topology.audit_targets(_topology.normalize(desc))
+    assert {t["own_recipient"] for t in targets} == {"Relay-Audit@example.org"}
+
+
+@pytest.mark.parametrize("audit, problem", [
+    ({"recipient": "someone@elsewhere.example"}, "audit.recipient: someone@elsewhere.example is not in one of the own domains"),
+    ({"recipient": "audit@example.org"}, "audit.recipient: audit@example.org is not one of hub.mailboxes"),
+    ({"mailbox": "x"}, "audit.mailbox: unknown key"),
+    ("yes", "audit: must be a mapping"),
+])
+def test_bad_audit_settings_are_named(audit, problem):
+    assert any(p.startswith(problem) for p in problems_of(description(audit=audit))), problems_of(description(audit=audit))
+
+
+def test_loopback_servers_are_probed_from_a_free_address_of_their_network():
+    desc = description(outbound={"method": "smarthost", "smarthost": {"host": "127.0.1.254", "tls": "none"}})
+    desc["submission"]["servers"] = [{"host": "lab", "address": "127.0.1.11"}]
+    desc["inbound_relay"]["servers"] = [{"host": "lab", "address": "127.0.1.253"}]
+    desc["hub"]["servers"] = [{"host": "lab", "address": "127.0.1.13"}]
+    targets = _topology.audit_targets(_topology.normalize(desc))
+    # Neither a server's address nor the smart host's: no job trusts it.
+    assert {t["source_address"] for t in targets} == {"127.0.1.252"}

@@ -127,3 +127,44 @@ def test_inconclusive_fails_unless_allowed(capsys):
         assert code == 0 and result["cases"][0]["verdict"] == "inconclusive"
     finally:
         server.stop()
+
+
+def test_foreign_domain_is_derived_from_the_own_domains(stand_in, capsys):
+    server = stand_in(open_relay=False)
+    args = base_args(server.address[1], own_domains=["own.example", "example.net"], cases=dict(include=["foreign-*"]))
+    code, result, _raw = run_module(args, capsys)
+    assert code == 0 and result["foreign_domain"] == "example.com"
+    assert result["cases"][0]["planned"][1].endswith("@example.com>")
+    code, result, _raw = run_module(base_args(server.address[1], foreign_domain="mx.own.example"), capsys)
+    assert code == 1
+    assert "foreign_domain 'mx.own.example' must be neither an own domain nor a subdomain of one" in result["msg"]
+
+
+def test_junit_report_is_written_with_secrets_masked(stand_in, capsys, tmp_path):
+    import xml.etree.ElementTree as ET
+    server = stand_in(open_relay=True)
+    path = tmp_path / "audit.xml"
+    args = base_args(server.address[1], role="submission", username="alice@own.example", password="pw-in-no-file",
+                     tls="none", junit_path=str(path))
+    code, result, raw = run_module(args, capsys)
+    assert code == 1 and result["changed"] is True and result["junit_path"] == str(path)
+    text = path.read_text()
+    assert "pw-in-no-file" not in text and "pw-in-no-file" not in raw
+    suite = ET.fromstring(text).find("testsuite")
+    assert suite.get("name") == result["target"]
+    assert len(suite.findall("testcase")) == len(result["cases"])
+    failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
+    assert failed == result["failed_cases"]
+
+
+def test_junit_report_names_an_audit_that_could_not_run(capsys, tmp_path):
+    path = tmp_path / "audit.xml"
+    code, result, _raw = run_module(base_args(free_port(), timeout=2, junit_path=str(path)), capsys)
+    assert code == 1 and "could not run" in result["msg"]
+    assert "could not run: cannot connect" in path.read_text()
+
+
+def test_check_mode_writes_no_junit_report(capsys, tmp_path):
+    path = tmp_path / "audit.xml"
+    code, result, _raw = run_module(base_args(free_port(), junit_path=str(path), _ansible_check_mode=True), capsys)
+    assert code == 0 and result["changed"] is False and not path.exists()
