@@ -22,6 +22,7 @@ ARGUMENT_SPEC = {
             "key_selector": {"type": "str", "required": True},
             "algorithm": {"type": "str", "required": True, "choices": list(_dns_records.DKIM_ALGORITHMS)},
             "public_key": {"type": "str", "required": True},
+            "active": {"type": "bool", "default": False},
         },
     },
     "published_addresses": {"type": "dict", "default": {}},

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """DKIM signing with OpenDKIM beside a Postfix hub: key names, files and configuration.
 
-One OpenDKIM process per hub instance signs, as a milter, the mail that the
+OpenDKIM processes beside each hub instance (one per algorithm: OpenDKIM
+signs with one algorithm per process) sign, as milters, the mail that the
 trusted relay clients (the submission servers) and the hub itself hand over,
 for every own domain, with every key of the active selector (RSA, and Ed25519
 in addition). Mail from anyone else (the inbound relays: the Internet) passes
@@ -43,40 +44,64 @@ def key_selector(selector, algorithm, hub_hostname):
 
 
 def paths(name, config_dir="/etc/mailrelay/opendkim"):
-    """Where the OpenDKIM instance ``name`` keeps its files."""
+    """Where the signers of instance ``name`` keep their shared files."""
     base = "%s/%s" % (config_dir.rstrip("/"), name)
     return {
         "dir": base,
-        "config": base + "/opendkim.conf",
-        "key_table": base + "/key.table",
-        "signing_table": base + "/signing.table",
         "internal_hosts": base + "/internal.hosts",
         "keys": base + "/keys",
         "run_dir": "/run/mailrelay-opendkim-%s" % name,
-        "pid": "/run/mailrelay-opendkim-%s/opendkim.pid" % name,
-        "unit": "mailrelay-opendkim-%s.service" % name,
     }
+
+
+def signer_paths(where, name, algorithm):
+    """The files of the signer of one algorithm.
+
+    OpenDKIM signs with one algorithm per process (its SignatureAlgorithm is
+    global), so RSA and Ed25519 are two processes, two milters in a row.
+    """
+    suffix = "" if algorithm == "rsa" else "-" + algorithm
+    return {
+        "algorithm": algorithm,
+        "config": "%s/opendkim%s.conf" % (where["dir"], suffix),
+        "key_table": "%s/key%s.table" % (where["dir"], suffix),
+        "signing_table": "%s/signing%s.table" % (where["dir"], suffix),
+        "internal_hosts": where["internal_hosts"],
+        "pid": "%s/opendkim%s.pid" % (where["run_dir"], suffix),
+        "unit": "mailrelay-opendkim-%s%s.service" % (name, suffix),
+    }
+
+
+def signer_port(port, algorithm):
+    """RSA listens on ``port``, Ed25519 on the next one."""
+    return port + ALGORITHMS.index(algorithm)
 
 
 def key_path(where, selector):
     return "%s/%s.private" % (where["keys"], selector)
 
 
-def milter(address, port):
-    """The Postfix milter address of the signer."""
+def algorithms_of(keys):
+    """The algorithms that have a signer: those with at least one key, in ALGORITHMS order."""
+    return [algorithm for algorithm in ALGORITHMS if any(key["algorithm"] == algorithm for key in keys)]
+
+
+def milter(address, port, algorithms=("rsa",)):
+    """The Postfix milter list of the signers, one per algorithm."""
     host = ipaddress.ip_address(address)
-    return "inet:%s:%d" % ("[%s]" % host if host.version == 6 else host, port)
+    host = "[%s]" % host if host.version == 6 else str(host)
+    return ", ".join("inet:%s:%d" % (host, signer_port(port, algorithm)) for algorithm in algorithms)
 
 
 def postfix_parameters(signer):
-    """main.cf parameters of a hub: the milter when ``signer`` is set, removed (None) otherwise."""
+    """main.cf parameters of a hub: the milters when ``signer`` is set, removed (None) otherwise."""
     if not signer:
         return {"smtpd_milters": None, "non_smtpd_milters": None, "milter_default_action": None}
     return {
         "smtpd_milters": signer,
         # Mail written on the hub itself (sendmail, notices) is signed too.
         "non_smtpd_milters": "$smtpd_milters",
-        # No unsigned mail slips out while the signer is down: it waits in the queue.
+        # No unsigned mail slips out while a signer is down: it waits in the queue.
         "milter_default_action": "tempfail",
     }
 
@@ -107,36 +132,38 @@ def validate(keys, domains, internal_hosts, port):
             ipaddress.ip_network(host, strict=False)
         except ValueError:
             problems.append("internal_hosts[%d]: %r is not an address or network" % (index, host))
-    if not 0 < port < 65536:
+    if not 0 < port < 65535:
         problems.append("port: %d is not a TCP port" % port)
     return problems
 
 
-def render_config(where, address, port, user="opendkim"):
-    """opendkim.conf: sign only (no verification), relaxed canonicalisation, every matching key."""
-    return "\n".join([
-        "# Managed by mailrelay.smtp.opendkim: DKIM signing for a Postfix hub.",
+def render_config(signer, address, port, user="opendkim"):
+    """opendkim.conf of one signer: sign only (no verification), relaxed canonicalisation."""
+    lines = [
+        "# Managed by mailrelay.smtp.opendkim: DKIM signing (%s) for a Postfix hub." % signer["algorithm"],
         "Mode s",
-        "Socket inet:%d@%s" % (port, address),
-        "PidFile %s" % where["pid"],
+        "Socket inet:%d@%s" % (signer_port(port, signer["algorithm"]), address),
+        "PidFile %s" % signer["pid"],
         "UserID %s" % user,
         "UMask 007",
         "Syslog yes",
         "Canonicalization relaxed/relaxed",
-        # Several keys match each domain (RSA and Ed25519): sign with all of them.
+        "SignatureAlgorithm %s" % ("rsa-sha256" if signer["algorithm"] == "rsa" else "ed25519-sha256"),
+        # Two selectors may be active for a moment during a rotation: sign with every matching key.
         "MultipleSignatures yes",
         # A From: header added after signing would break the signature: sign its absence too.
         "OversignHeaders From",
-        "KeyTable file:%s" % where["key_table"],
-        "SigningTable refile:%s" % where["signing_table"],
+        "KeyTable file:%s" % signer["key_table"],
+        "SigningTable refile:%s" % signer["signing_table"],
         # Only mail these clients hand over is signed; the Internet's mail for us is not.
-        "InternalHosts file:%s" % where["internal_hosts"],
+        "InternalHosts file:%s" % signer["internal_hosts"],
         "",
-    ])
+    ]
+    return "\n".join(lines)
 
 
 def render_key_table(where, keys):
-    """One key per line; ``%`` signs as the domain of the message's From: address."""
+    """One line per active key; ``%`` signs as the domain of the message's From: address."""
     return "".join("%s %%:%s:%s\n" % (key["key_selector"], key["key_selector"], key_path(where, key["key_selector"])) for key in keys if key.get("active"))
 
 
@@ -150,12 +177,13 @@ def render_internal_hosts(internal_hosts):
     return "".join("%s\n" % host for host in hosts)
 
 
-def render_unit(name, config_path):
+def render_unit(name, signer):
     """A systemd unit, so the signer comes back after a reboot on systemd hosts."""
+    config_path = signer["config"]
     return "\n".join([
         "# Managed by mailrelay.smtp.opendkim",
         "[Unit]",
-        "Description=OpenDKIM signer for Postfix (%s)" % name,
+        "Description=OpenDKIM %s signer for Postfix (%s)" % (signer["algorithm"], name),
         "After=network.target",
         "Before=postfix.service",
         "",
@@ -208,4 +236,4 @@ def hub_signing(topology, hub):
         for selector in dkim["selectors"]
         for algorithm in dkim["algorithms"]
     ]
-    return {"keys": keys, "address": "127.0.0.1", "port": DEFAULT_PORT}
+    return {"keys": keys, "address": "127.0.0.1", "port": DEFAULT_PORT, "milter": milter("127.0.0.1", DEFAULT_PORT, algorithms_of(keys))}

@@ -60,6 +60,10 @@ options:
         description: The base64 C(p=) value of the DKIM record.
         type: str
         required: true
+      active:
+        description: Whether the key signs now (informational; the description's C(dkim.active) decides).
+        type: bool
+        default: false
   published_addresses:
     description:
       - Greeting name -> list of the addresses a publishing gateway gives that server on the Internet.
