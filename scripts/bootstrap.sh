@@ -14,6 +14,8 @@ apt_packages=(
   openssh-client
   # swaks only speaks STARTTLS with Net::SSLeay (a Recommends, skipped by --no-install-recommends)
   libnet-ssleay-perl
+  # DKIM signing on the Postfix hub (issue 14); opendkim-tools for opendkim-testkey by hand
+  opendkim opendkim-tools
 )
 
 missing=()
