@@ -99,6 +99,11 @@ ansible-playbook "${inventory[@]}" -e "mailrelay_dns_records_dir=$work/dns" -e "
   mailrelay.smtp.dns_check >"$log" 2>&1 || fail "dns_check failed against the lab DNS"
 grep -q 'all [0-9]* DNS record sets are as the topology needs' "$log" || fail "dns_check did not report success"
 
+echo "== the command of docs/dns.md, as written, against the lab inventory"
+(cd "$collection" && ansible-playbook -i inventories/lab mailrelay.smtp.dns_records) >"$log" 2>&1 || fail "docs/dns.md's dns_records command failed"
+grep -q '^example.org.	3600	IN	MX	10 mx.example.org.$' "$collection/mailrelay-dns/records.zone" || fail "the lab's records.zone has no MX"
+rm -rf "$collection/mailrelay-dns"
+
 echo "== one wrong record is reported exactly"
 "${lab_dns[@]}" serve --records "$work/dns/records.yml" --listen "$dns" --state-dir "$state/dns" \
   --change "_dmarc.example.net=v=DMARC1; p=reject; rua=mailto:postmaster@example.net" >/dev/null || fail "dnsmasq did not restart"
