@@ -154,7 +154,8 @@ def normalize_settings(add, dns, dkim, topology):
             add("dns.spf.include[%d]" % index, "%r is not a domain name" % (include,))
         else:
             includes.append(include.lower())
-    networks = [_spf_item(add, "dns.spf.addresses[%d]" % index, item) for index, item in enumerate(_topology_list(add, "dns.spf.addresses", spf.get("addresses")))]
+    raw_networks = _topology_list(add, "dns.spf.addresses", spf.get("addresses"))
+    networks = [_spf_item(add, "dns.spf.addresses[%d]" % index, item) for index, item in enumerate(raw_networks)]
     settings["spf"] = {
         "include": includes,
         "addresses": [network for network in networks if network is not None],
@@ -416,13 +417,16 @@ def derive(topology, dkim_public_keys=None, published=None):
                 continue
             named.append((server["hostname"], address))
             parsed = ipaddress.ip_address(address)
-            records.append(_record(server["hostname"], "A" if parsed.version == 4 else "AAAA", address, ttl, "address of the %s %s" % (server["job"].replace("_", " "), server["host"])))
+            purpose = "address of the %s %s" % (server["job"].replace("_", " "), server["host"])
+            records.append(_record(server["hostname"], "A" if parsed.version == 4 else "AAAA", address, ttl, purpose))
             if not parsed.is_global:
-                notes.append("%s: %s is not a public address; set dns.addresses.%s to the address the Internet reaches" % (server["hostname"], address, server["hostname"]))
+                notes.append("%s: %s is not a public address; set dns.addresses.%s to the address the Internet reaches"
+                             % (server["hostname"], address, server["hostname"]))
     # Reverse DNS of the sending addresses: receivers check that it matches the greeting.
     for server in _outbound_senders(topology, published):
         for address in _public(topology, server, published):
-            records.append(_record(ipaddress.ip_address(address).reverse_pointer, "PTR", server["hostname"] + ".", ttl, "reverse name of the hub %s (set by whoever owns the address)" % server["host"]))
+            purpose = "reverse name of the hub %s (set by whoever owns the address)" % server["host"]
+            records.append(_record(ipaddress.ip_address(address).reverse_pointer, "PTR", server["hostname"] + ".", ttl, purpose))
 
     spf = spf_record(topology, published)
     policy = mta_sts_policy(topology)
@@ -434,14 +438,17 @@ def derive(topology, dkim_public_keys=None, published=None):
             found = by_key.get(key["key_selector"])
             owner = "%s._domainkey.%s" % (key["key_selector"], domain)
             if not found:
-                notes.append("%s: the %s key of selector %s does not exist on %s yet; deploy the hub (site.yml), then derive again" % (owner, key["algorithm"], key["selector"], key["host"]))
+                notes.append("%s: the %s key of selector %s does not exist on %s yet; deploy the hub (site.yml), then derive again"
+                             % (owner, key["algorithm"], key["selector"], key["host"]))
                 continue
-            purpose = "DKIM %s key %s of %s%s" % (key["algorithm"], key["selector"], key["host"], " (signing)" if key["active"] else " (published, not signing)")
+            state = " (signing)" if key["active"] else " (published, not signing)"
+            purpose = "DKIM %s key %s of %s%s" % (key["algorithm"], key["selector"], key["host"], state)
             records.append(_record(owner, "TXT", dkim_txt(key["algorithm"], found["public_key"]), ttl, purpose, domain))
         records.append(_record("_dmarc." + domain, "TXT", dmarc_record(topology, domain), ttl, "DMARC policy of %s" % domain, domain))
         rua = settings["dmarc"]["rua"] or []
         for target in _external_report_domains(rua + settings["dmarc"]["ruf"], domain):
-            records.append(_record("%s._report._dmarc.%s" % (domain, target), "TXT", "v=DMARC1", ttl, "%s agrees to receive DMARC reports of %s" % (target, domain), target))
+            purpose = "%s agrees to receive DMARC reports of %s" % (target, domain)
+            records.append(_record("%s._report._dmarc.%s" % (domain, target), "TXT", "v=DMARC1", ttl, purpose, target))
         if mx_hosts(topology):
             records.append(_record("_mta-sts." + domain, "TXT", "v=STSv1; id=%s" % mta_sts_id(policy), ttl, "MTA-STS policy id of %s" % domain, domain))
         tls_rpt = settings["tls_rpt"]["rua"] or ["mailto:postmaster@%s" % domain]
@@ -449,7 +456,8 @@ def derive(topology, dkim_public_keys=None, published=None):
     if not mx_hosts(topology):
         notes.append("no inbound relay: no MX and no MTA-STS records derived")
     if topology["outbound"]["method"] == "smarthost" and settings["spf"]["include"]:
-        notes.append("SPF: the includes %s stand for the smart host; their own lookups count towards the limit of %d" % (", ".join(settings["spf"]["include"]), SPF_LOOKUP_LIMIT))
+        notes.append("SPF: the includes %s stand for the smart host; their own lookups count towards the limit of %d"
+                     % (", ".join(settings["spf"]["include"]), SPF_LOOKUP_LIMIT))
     if topology.get("dkim") and any(server["platform"] == "exchange" for server in _topology.servers_of(topology, "hub")):
         notes.append("dkim: an on-premises Exchange hub does not sign DKIM; see docs/dns.md")
     policies = {domain: policy for domain in topology["domains"]} if mx_hosts(topology) else {}

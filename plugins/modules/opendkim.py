@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Converges, in one call, the OpenDKIM signers of a Postfix hub - their private keys (generated on the host,
     never returned), their configuration and their processes - and returns the public keys for DNS.
-  - OpenDKIM signs with one algorithm per process, so there is one signer per algorithm: RSA on O(port) and
+  - OpenDKIM signs with one algorithm per process, so there is one signer per algorithm, RSA on O(port) and
     Ed25519 on the next port; RV(milter) lists both for Postfix's C(smtpd_milters).
   - Only mail handed over by O(internal_hosts) (the submission servers) and by the hub itself (127.0.0.1) is
     signed; mail from anyone else, such as the inbound relays' mail from the Internet, passes unsigned.
@@ -474,7 +474,9 @@ def main():
     for key in generate:
         _generate(module, key, uid, gid)
     for algorithm, plan in plans.items():
-        if plan["texts"] is not None and any(path in changed_files for path in (signers[algorithm].files["config"], signers[algorithm].files["key_table"], signers[algorithm].files["signing_table"], where["internal_hosts"])):
+        files = signers[algorithm].files
+        own_files = (files["config"], files["key_table"], files["signing_table"], where["internal_hosts"])
+        if plan["texts"] is not None and any(path in changed_files for path in own_files):
             _check_config(module, where, plan["texts"])
     for path, text in changed_files.items():
         _write_atomic(path, text, 0o644)

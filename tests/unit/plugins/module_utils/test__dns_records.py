@@ -98,7 +98,10 @@ def test_spf_names_the_smart_host_not_the_hub_when_mail_leaves_through_it():
     assert select(derive(by_address)["records"], "TXT", "example.org")[0]["value"] == "v=spf1 ip4:192.0.2.200 ~all"
     by_name = description(outbound={"method": "smarthost", "smarthost": {"host": "relay.isp.example"}})
     assert select(derive(by_name)["records"], "TXT", "example.org")[0]["value"] == "v=spf1 a:relay.isp.example ~all"
-    by_include = description(outbound={"method": "smarthost", "smarthost": {"host": "relay.isp.example"}}, dns={"spf": {"include": ["spf.isp.example"], "all": "fail"}})
+    by_include = description(
+        outbound={"method": "smarthost", "smarthost": {"host": "relay.isp.example"}},
+        dns={"spf": {"include": ["spf.isp.example"], "all": "fail"}},
+    )
     result = derive(by_include)
     assert select(result["records"], "TXT", "example.org")[0]["value"] == "v=spf1 include:spf.isp.example -all"
     assert any("spf.isp.example" in note for note in result["notes"])
