@@ -242,7 +242,9 @@ class _Signer:
             return None
         pid = int(text.strip())
         cmdline = _read("/proc/%d/cmdline" % pid) or ""
-        return pid if "opendkim" in cmdline else None
+        stat = (_read("/proc/%d/stat" % pid) or "").rsplit(")", 1)[-1].split()
+        # An exited signer that nobody reaped yet (state Z) has stopped.
+        return pid if "opendkim" in cmdline and stat[:1] != ["Z"] else None
 
     def running(self):
         if self.systemd:
@@ -301,7 +303,8 @@ class _Signer:
         if not pid:
             return
         os.kill(pid, signal.SIGTERM)
-        for dummy in range(_POLLS):
+        # OpenDKIM lets its milter threads finish first: allow it up to 3 x _POLLS x 0.1 s.
+        for dummy in range(3 * _POLLS):
             if self.pid() is None:
                 return
             time.sleep(0.1)

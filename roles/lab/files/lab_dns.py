@@ -6,7 +6,7 @@
 """The lab's DNS and its independent verifiers (docs/dns.md).
 
   lab_dns.py serve  --records records.yml --listen ADDR [--port 53] --state-dir DIR [--change NAME=TEXT]
-  lab_dns.py stop   --state-dir DIR
+  lab_dns.py stop   --state-dir DIR                                 (also removes the address serve added)
   lab_dns.py dkim   --nameserver ADDR [--port 53] MESSAGE...      (dkimpy verifies every signature)
   lab_dns.py spf    --nameserver ADDR [--port 53] --ip IP --sender ADDRESS --helo NAME   (pyspf)
 
@@ -76,9 +76,21 @@ def dnsmasq_options(records, changes=None):
     return options
 
 
+def _ensure_address(address, state_dir):
+    """Put ``address`` on lo unless some interface has it; remember it for stop."""
+    shown = subprocess.run(["ip", "-o", "addr", "show"], check=True, capture_output=True, text=True).stdout
+    if (" %s/" % address) in shown:
+        return
+    prefix = 32 if ipaddress.ip_address(address).version == 4 else 128
+    subprocess.run(["ip", "addr", "add", "%s/%d" % (address, prefix), "dev", "lo"], check=True)
+    with open(os.path.join(state_dir, "address"), "w", encoding="ascii") as handle:
+        handle.write(address)
+
+
 def serve(args):
     stop(args)
     os.makedirs(args.state_dir, exist_ok=True)
+    _ensure_address(args.listen, args.state_dir)
     changes = dict(change.split("=", 1) for change in args.change)
     pid_file = os.path.join(args.state_dir, "dnsmasq.pid")
     # A configuration file, not arguments: only there does dnsmasq read quoted TXT strings.
@@ -118,8 +130,18 @@ def _answers(address, port):
     return True
 
 
-def stop(args):
-    pid_file = os.path.join(args.state_dir, "dnsmasq.pid.lab")
+def stop(args, keep_address=True):
+    _stop_dnsmasq(os.path.join(args.state_dir, "dnsmasq.pid.lab"))
+    address_file = os.path.join(args.state_dir, "address")
+    if not keep_address and os.path.exists(address_file):
+        with open(address_file, encoding="ascii") as handle:
+            address = handle.read().strip()
+        prefix = 32 if ipaddress.ip_address(address).version == 4 else 128
+        subprocess.run(["ip", "addr", "del", "%s/%d" % (address, prefix), "dev", "lo"], check=False, capture_output=True)
+        os.unlink(address_file)
+
+
+def _stop_dnsmasq(pid_file):
     try:
         with open(pid_file, encoding="ascii") as handle:
             pid = int(handle.read().strip())
@@ -130,6 +152,7 @@ def stop(args):
             if b"dnsmasq" not in handle.read():
                 raise ProcessLookupError
         os.kill(pid, signal.SIGTERM)
+        # Bounded wait until it is gone: 50 x 0.1 s.
         for dummy in range(50):
             os.kill(pid, 0)
             time.sleep(0.1)
@@ -237,7 +260,7 @@ def main():
     if args.command == "serve":
         serve(args)
     elif args.command == "stop":
-        stop(args)
+        stop(args, keep_address=False)
     elif args.command == "dkim":
         sys.exit(verify_dkim(args))
     else:
