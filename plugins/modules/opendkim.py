@@ -18,7 +18,7 @@ description:
   - Only mail handed over by O(internal_hosts) (the submission servers) and by the hub itself (127.0.0.1) is
     signed; mail from anyone else, such as the inbound relays' mail from the Internet, passes unsigned.
   - Every key marked C(active) signs every message of the O(domains) (RSA, and Ed25519 in addition).
-    Keys that are not active stay on the host, so they can be published before they sign: that makes
+    Keys that are not active stay on the host, so they can be published before they sign, which makes
     rotation without downtime possible (C(docs/dns.md)).
   - Key files are C(0600), owned by the C(opendkim) user, in a C(0700) directory. A key file that exists is
     never replaced; keys of selectors no longer listed are removed only with O(prune=true).
