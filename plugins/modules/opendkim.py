@@ -43,10 +43,9 @@ options:
     type: str
     required: true
   keys:
-    description: Every key the signer holds.
+    description: Every key the signers hold. Required unless O(state=absent).
     type: list
     elements: dict
-    required: true
     suboptions:
       key_selector:
         description: The selector published in DNS (C(SELECTOR._domainkey.DOMAIN)).
