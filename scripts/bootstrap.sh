@@ -16,6 +16,8 @@ apt_packages=(
   libnet-ssleay-perl
   # issue 16: playbooks/diagram.yml draws the topology with Graphviz's dot
   graphviz
+  # DKIM signing on the Postfix hub (issue 14); opendkim-tools for opendkim-testkey by hand
+  opendkim opendkim-tools
 )
 
 missing=()

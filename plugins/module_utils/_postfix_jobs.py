@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl
 
 # Postfix 3.6 defaults (safe relay restrictions, smtputf8...) without compatibility warnings.
 COMPATIBILITY_LEVEL = "3.6"
@@ -217,6 +217,8 @@ def hub(settings):
         smtpd_relay_restrictions="permit_mynetworks, reject_unauth_destination",
         smtpd_recipient_restrictions="reject_non_fqdn_recipient, permit_mynetworks, reject_unauth_destination",
     )
+    # DKIM signing (docs/dns.md): the OpenDKIM milter when on; its parameters removed when off.
+    main_cf.update(_dkim.postfix_parameters((settings.get("dkim") or {}).get("milter")))
     maps = [
         {"name": "mailbox_domains", "type": "hash", "entries": _table((domain, "OK") for domain in settings["domains"])},
         {

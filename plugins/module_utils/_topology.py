@@ -26,10 +26,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl
 
 JOBS = ("submission", "inbound_relay", "hub")
-TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound", "audit"))
+TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound", "audit", "dns", "dkim"))
 PLATFORMS = {
     "submission": ("postfix", "iis"),
     "inbound_relay": ("postfix", "iis"),
@@ -373,7 +373,7 @@ def normalize(description, inventory_hosts=None):
     if not isinstance(description, dict):
         raise TopologyError(["mailrelay_topology: must be a mapping"])
     for key in sorted(set(description) - TOP_LEVEL_KEYS):
-        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound, audit)" % ", ".join(JOBS))
+        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound, audit, dns, dkim)" % ", ".join(JOBS))
 
     domains = _domains(problems, description.get("domains"))
     default_tls = _tls(problems, "tls", description.get("tls"))
@@ -416,6 +416,10 @@ def normalize(description, inventory_hosts=None):
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
     _check_wiring(problems, servers)
+    # DNS records and DKIM (issue 14); imported here because _dns_records builds on this module.
+    from ansible_collections.mailrelay.smtp.plugins.module_utils import _dns_records
+
+    topology["dns"], topology["dkim"] = _dns_records.normalize_settings(problems.add, description.get("dns"), description.get("dkim"), topology)
     if problems.items:
         raise TopologyError(problems.items)
     return topology
@@ -519,6 +523,7 @@ def host_jobs(topology, host, wiring=None):
                     outbound_method=outbound["method"],
                     smarthost=outbound["smarthost"],
                     dns_servers=outbound["dns_servers"],
+                    dkim=_dkim.hub_signing(topology, server),
                 )
             jobs[job] = {"%s_%s" % (job, name): value for name, value in variables.items()}
     return jobs
