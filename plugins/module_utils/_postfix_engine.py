@@ -16,6 +16,7 @@ puts the previous files back.
 
 from __future__ import annotations
 
+import json
 import posixpath
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
@@ -33,6 +34,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master imp
     edit_master_cf,
     service_from_spec,
 )
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_health import TLS_PAIRS, tls_problems
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_maps import (
     MAP_TYPES,
     database_paths,
@@ -56,6 +58,11 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate i
 )
 
 DEFAULT_FILE_MODE = 0o644
+# The files a running instance still uses after a commit, until a health-checked
+# reload proves the new ones serve (see keep_previous / restore_previous).
+PREVIOUS_DIR = '.mailrelay-previous'
+PREVIOUS_MANIFEST = 'manifest.json'
+TLS_PARAMETERS = frozenset(name for pair in TLS_PAIRS for name in pair)
 PROBE_KEY = 'mailrelay-validation-probe'
 
 
@@ -517,6 +524,17 @@ def validate_stage(host, stage, full_check=True):
         problems.extend(check_parameters(
             overrides, host, provided, removed, where_format='master_cf %s/%s -o %%s' % (service, service_type)))
 
+    # Certificates and keys: matching, loadable, not expired (Postfix would
+    # start, but every STARTTLS would fail).
+    checked = set()
+    problems.extend(tls_problems(params, host, checked=checked))
+    for (service, service_type), overrides in sorted(service_params.items()):
+        if TLS_PARAMETERS & set(overrides):
+            merged = dict(params)
+            merged.update((name, stage.live(value)) for name, value in overrides.items())
+            problems.extend(tls_problems(merged, host, where_format='master_cf %s/%s -o %%s' % (service, service_type),
+                                         checked=checked))
+
     staged_master = MasterCf(stage.master_text)
     for service in staged_master.services:
         where = 'master_cf %s' % service.label
@@ -581,7 +599,7 @@ def _attributes_of(state, default_mode=DEFAULT_FILE_MODE):
     return default_mode, 0, 0
 
 
-def commit(host, stage):
+def commit(host, stage, remember_previous=False):
     """Put the staged files live: maps, master.cf, main.cf; then removals.
 
     Every replaced file is first hard-linked into the stage; if anything
@@ -632,21 +650,114 @@ def commit(host, stage):
             except Exception:  # pylint: disable=broad-except
                 pass
         raise
-    apply_attributes_only(host, plan)
+    removed = apply_attributes_only(host, plan, stage.backups if remember_previous else None)
+    if remember_previous:
+        keep_previous(host, request.config_dir, done + removed)
 
 
-def apply_attributes_only(host, plan):
-    """The map changes that need no staging: removals and owner/mode fixes."""
+def apply_attributes_only(host, plan, backups=None):
+    """The map changes that need no staging: removals and owner/mode fixes.
+
+    With ``backups`` (a directory), every removed file is kept there first;
+    returns ``[(live path, kept copy)]``.
+    """
+    kept = []
     for item in plan.maps:
         for path in item.remove:
+            if backups is not None and host.exists(path):
+                host.makedirs(backups, 0o700)
+                copy = posixpath.join(backups, 'removed-%d' % len(kept))
+                host.keep_copy(path, copy)
+                kept.append((path, copy))
             host.remove(path)
         if item.attributes:
             for path in item.request.files:
                 if host.exists(path):
                     host.set_attributes(path, item.request.mode, item.request.uid, item.request.gid)
+    return kept
 
 
-def converge(host, request, check_mode=False, want_diff=False, main_text=None, before_commit=None):
+# ---------------------------------------------------------------------------
+# The previous files, until the new ones are proven to serve
+# ---------------------------------------------------------------------------
+
+def previous_dir(config_dir):
+    return posixpath.join(config_dir, PREVIOUS_DIR)
+
+
+def _read_manifest(host, directory):
+    text = host.read(posixpath.join(directory, PREVIOUS_MANIFEST))
+    if not text:
+        return {}
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _write_manifest(host, directory, manifest):
+    path = posixpath.join(directory, PREVIOUS_MANIFEST)
+    staged = path + '.new'
+    host.remove(staged)
+    host.write(staged, json.dumps(manifest, sort_keys=True) + '\n', 0o600)
+    host.replace(staged, path)
+
+
+def keep_previous(host, config_dir, replaced):
+    """Remember the files a commit replaced: ``replaced`` is ``[(live path, backup or None)]``.
+
+    A path already remembered keeps its older copy: that is what the running
+    master still uses when an earlier commit was never reloaded. None means
+    the file did not exist before (a rollback removes it).
+    """
+    if not replaced:
+        return
+    directory = previous_dir(config_dir)
+    host.makedirs(directory, 0o700)
+    manifest = _read_manifest(host, directory)
+    for live, backup in replaced:
+        if live in manifest:
+            continue
+        if backup:
+            name = str(len(manifest))
+            host.replace(backup, posixpath.join(directory, name))
+            manifest[live] = name
+        else:
+            manifest[live] = None
+    _write_manifest(host, directory, manifest)
+
+
+def has_previous(host, config_dir):
+    return host.exists(posixpath.join(previous_dir(config_dir), PREVIOUS_MANIFEST))
+
+
+def restore_previous(host, config_dir):
+    """Put back every remembered file exactly (bytes, owner, mode); return the live paths restored."""
+    directory = previous_dir(config_dir)
+    manifest = _read_manifest(host, directory)
+    restored = []
+    # main.cf last, as a commit writes it: a reading Postfix never sees a
+    # main.cf that names tables that are not back yet.
+    for live in sorted(manifest, key=lambda path: (path.endswith('/main.cf'), path.endswith('/master.cf'), path)):
+        name = manifest[live]
+        if name is None:
+            if host.remove(live):
+                restored.append(live)
+        elif host.exists(posixpath.join(directory, name)):
+            host.replace(posixpath.join(directory, name), live)
+            restored.append(live)
+    host.remove_tree(directory)
+    return restored
+
+
+def drop_previous(host, config_dir):
+    """The new files serve (or nothing runs them): forget the previous ones."""
+    host.remove_tree(previous_dir(config_dir))
+
+
+def converge(host, request, check_mode=False, want_diff=False, main_text=None, before_commit=None,
+             remember_previous=False):
     """Bring ``request.config_dir`` to the requested configuration.
 
     Returns ``(plan, result)``; ``result`` holds the module return values.
@@ -655,7 +766,8 @@ def converge(host, request, check_mode=False, want_diff=False, main_text=None, b
     host failures. ``main_text`` is main.cf as the caller has just read it
     (None: read it here). ``before_commit(plan)``, when given, runs for a
     plan that changes something, before anything is staged; it raises
-    ValidationFailed to refuse the plan.
+    ValidationFailed to refuse the plan. ``remember_previous``: keep the
+    replaced files (keep_previous) so that a failed reload can put them back.
     """
     if not host.isdir(request.config_dir):
         raise PostfixConfigError('config_dir', '%s does not exist or is not a directory' % request.config_dir)
@@ -688,7 +800,7 @@ def converge(host, request, check_mode=False, want_diff=False, main_text=None, b
             elif not check_mode:
                 _postmap_only(host, stage)
             if not check_mode:
-                commit(host, stage)
+                commit(host, stage, remember_previous)
         finally:
             stage.cleanup()
     elif not check_mode:

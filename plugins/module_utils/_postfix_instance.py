@@ -18,6 +18,8 @@ import posixpath
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import config_argument_spec
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import MainCf, PostfixConfigError
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_health as health
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import (
     ConfigRequest,
     ValidationFailed,
@@ -111,10 +113,14 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     request = ConfigRequest.from_params(params, config_dir=instance.config_dir,
                                         extra_main_cf=instance_main_cf(params, instance, result['created']))
 
+    own_pid = postmulti.running_pid(host, instance) if instance.exists else None
+
     def no_listen_clash(plan):
         main_text = plan.main_after if plan.main_after is not None else plan.main_before
         master_text = plan.master_after if plan.master_after is not None else plan.master_before
         problems = postmulti.listen_clashes(host, name, main_text, master_text)
+        # Ports another process holds: refused before any file is touched.
+        problems.extend(health.port_problems(host, main_text, master_text, own_pid))
         if problems:
             raise ValidationFailed(problems)
 
@@ -122,7 +128,8 @@ def present(params, host, check_mode=False, diff=False, instance=None):
         # find_instance has read main.cf already; the engine need not read it again.
         plan, config_result = converge(host, request, check_mode=check_mode, want_diff=diff,
                                        main_text=instance.main.text if instance.exists else None,
-                                       before_commit=no_listen_clash if request.validate else None)
+                                       before_commit=no_listen_clash if request.validate else None,
+                                       remember_previous=True)
     except (ValidationFailed, PostfixConfigError):
         if result['created']:
             # The configuration never went live: do not leave a half-made
@@ -157,15 +164,15 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     elif service_state == 'restarted':
         action = 'restarted' if running else 'started'
 
-    if action in ('started', 'restarted') and not plan.changed and request.validate:
+    if action in ('started', 'restarted', 'reloaded') and not plan.changed and request.validate \
+            and (check_mode or not engine.has_previous(host, instance.config_dir)):
         no_listen_clash(plan)
     if action and not check_mode:
-        if action in ('stopped', 'restarted'):
-            postmulti.stop(host, before)
-        if action in ('started', 'restarted'):
-            postmulti.start(host, after)
-        if action == 'reloaded':
-            postmulti.reload(host, after)
+        _act_and_prove(host, name, before, after, action, running, result['created'],
+                       check=no_listen_clash if request.validate and not plan.changed else None, plan=plan)
+    elif not check_mode and not running:
+        # Nothing runs the previous files any more: there is nothing to go back to.
+        engine.drop_previous(host, instance.config_dir)
     if action or not running:
         # Started, stopped, reloaded or restarted by this run, or not running:
         # no process is left on an older configuration.
@@ -182,6 +189,94 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     if diff and diff_items:
         result['diff'] = diff_items
     return result
+
+
+def _act_and_prove(host, name, before, after, action, was_running, created, check=None, plan=None):
+    """Start, stop, reload or restart; then prove the instance serves, or put the previous one back.
+
+    ``check(plan)``: the listen checks, run first when this run changed no
+    file (a handler's reload of files an earlier task committed).
+    """
+    try:
+        if check is not None and action != 'stopped':
+            check(plan)
+        if action in ('stopped', 'restarted'):
+            postmulti.stop(host, before)
+        if action in ('started', 'restarted'):
+            postmulti.start(host, after)
+        if action == 'reloaded':
+            postmulti.reload(host, after)
+        if action != 'stopped':
+            problems = _serving_problems(host, after)
+            if problems:
+                raise health.ServiceFailed('; '.join(problems))
+    except (health.ServiceFailed, postmulti.InstanceError, ValidationFailed) as exc:
+        if action == 'stopped':
+            raise
+        cause = '; '.join(exc.problems) if isinstance(exc, ValidationFailed) else str(exc)
+        if isinstance(exc, ValidationFailed) and not engine.has_previous(host, after.config_dir):
+            raise   # nothing was changed: a plain refusal
+        roll_back(host, name, after.config_dir, action, was_running, created, cause)
+    engine.drop_previous(host, after.config_dir)
+
+
+def _serving_problems(host, instance):
+    """What health.serving_problems finds, after the master had time to apply a reload."""
+    pid = postmulti.running_pid(host, instance)
+    problems = health.serving_problems(host, instance, pid)
+    if problems or not pid:
+        return problems
+    wanted = [endpoint for _label, endpoint in health.service_endpoints(
+        host.read(posixpath.join(instance.config_dir, 'main.cf')),
+        host.read(posixpath.join(instance.config_dir, 'master.cf')), host.port_number, host.resolve)]
+    stale = []
+    for _attempt in range(health.HEALTH_WAIT[1]):
+        stale = health.stale_listeners(host, wanted, pid)
+        if not stale:
+            break
+        host.sleep(health.HEALTH_WAIT[0])
+    return ['%s still listens on %s, which the configuration no longer declares' % (
+        instance.name, health.describe_endpoint(endpoint)) for endpoint in stale]
+
+
+def roll_back(host, name, config_dir, action, was_running, created, cause):
+    """Put back the previous files and service state after ``cause``; always raises ServiceFailed."""
+    done = []
+    try:
+        restored = engine.restore_previous(host, config_dir) if engine.has_previous(host, config_dir) else []
+        if restored:
+            done.append('put back %d file(s) (%s)' % (len(restored), ', '.join(restored)))
+        previous = postmulti.find_instance(host, name, config_dir)
+        pid = postmulti.running_pid(host, previous)
+        if created:
+            if pid:
+                postmulti.stop(host, previous)
+            postmulti.destroy_instance(host, previous)
+            done.append('removed the new instance')
+        elif not was_running:
+            if pid:
+                postmulti.stop(host, previous)
+                done.append('stopped it again')
+        else:
+            if action == 'reloaded' and pid:
+                postmulti.reload(host, previous)
+                done.append('reloaded the previous configuration')
+            else:
+                if pid:
+                    postmulti.stop(host, previous)
+                postmulti.start(host, previous)
+                done.append('started the previous configuration')
+            problems = _serving_problems(host, previous)
+            if problems:
+                raise health.ServiceFailed('; '.join(problems))
+            done.append('it serves again')
+    except Exception as exc:  # pylint: disable=broad-except
+        raise health.ServiceFailed(
+            'ROLLBACK FAILED - %s IS NOT SERVING. The new configuration failed (%s); putting the previous one '
+            'back failed too: %s (done before that: %s). Fix it by hand.' % (
+                name, cause, exc, '; '.join(done) or 'nothing'), rollback_failed=True)
+    raise health.ServiceFailed('%s: the new configuration does not serve: %s. Rolled back: %s.' % (
+        name, cause, '; '.join(done) or 'nothing had changed'))
 
 
 def absent(params, host, check_mode=False, diff=False, instance=None):
