@@ -120,7 +120,8 @@ def present(params, host, check_mode=False, diff=False, instance=None):
         master_text = plan.master_after if plan.master_after is not None else plan.master_before
         problems = postmulti.listen_clashes(host, name, main_text, master_text)
         # Ports another process holds: refused before any file is touched.
-        problems.extend(health.port_problems(host, main_text, master_text, own_pid))
+        if not problems:
+            problems.extend(health.port_problems(host, main_text, master_text, own_pid))
         if problems:
             raise ValidationFailed(problems)
 
