@@ -62,6 +62,9 @@ DEFAULT_FILE_MODE = 0o644
 # reload proves the new ones serve (see keep_previous / restore_previous).
 PREVIOUS_DIR = '.mailrelay-previous'
 PREVIOUS_MANIFEST = 'manifest.json'
+# SHA-256 of every database file this module built, by path: a database replaced or
+# damaged behind its unchanged source is found by content, not by modification time.
+MAP_DIGESTS = '.mailrelay-map-digests.json'
 TLS_PARAMETERS = frozenset(name for pair in TLS_PAIRS for name in pair)
 PROBE_KEY = 'mailrelay-validation-probe'
 
@@ -229,7 +232,8 @@ class ConfigRequest:
 class FileState:
     """Text and attributes of one file as found on the host (text None: missing)."""
 
-    def __init__(self, text=None, mode=None, uid=None, gid=None, mtime_ns=None):
+    def __init__(self, text=None, mode=None, uid=None, gid=None, mtime_ns=None, digest=None):
+        self.digest = digest      # SHA-256 hex of the bytes (databases only)
         self.text = text
         self.mode = mode
         self.uid = uid
@@ -248,10 +252,11 @@ class FileState:
 
 
 class CurrentState:
-    def __init__(self, main, master, maps):
+    def __init__(self, main, master, maps, map_digests=None):
         self.main = main          # FileState
         self.master = master      # FileState
         self.maps = maps          # [(source FileState, [database FileState])] in request order
+        self.map_digests = map_digests or {}   # database path -> digest recorded when it was built
 
 
 def read_state(host, request, main_text=None):
@@ -264,30 +269,52 @@ def read_state(host, request, main_text=None):
     main = FileState.from_stat(main_text, host.stat(request.main_path))
     master = FileState.from_stat(host.read(request.master_path), host.stat(request.master_path))
     maps = []
+    recorded = read_map_digests(host, request.config_dir) if any(item.databases for item in request.maps) else {}
     for item in request.maps:
         item.uid = host.uid(item.owner)
         item.gid = host.gid(item.group)
         source = FileState.from_stat(host.read(item.path), host.stat(item.path))
-        databases = [FileState.from_stat(None, host.stat(path)) for path in item.databases]
+        databases = []
+        for path in item.databases:
+            database = FileState.from_stat(None, host.stat(path))
+            if database.exists and path in recorded:
+                database.digest = host.digest(path)
+            databases.append(database)
         maps.append((source, databases))
-    return CurrentState(main, master, maps)
+    return CurrentState(main, master, maps, recorded)
+
+
+def read_map_digests(host, config_dir):
+    text = host.read(posixpath.join(config_dir, MAP_DIGESTS))
+    try:
+        recorded = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
 
 
 class MapPlan:
-    def __init__(self, request, source, databases):
+    def __init__(self, request, source, databases, recorded=None):
         self.request = request
         self.before = source.text
         self.write = False        # the source text changes
         self.rebuild = False      # postmap must (re)build the database
         self.attributes = False   # only owner/mode need fixing
         self.remove = []          # files to delete
+        self.drift = False        # a database no longer matches its unchanged source
         if request.state == 'absent':
             self.remove = [path for path, state in zip(request.files, [source] + databases) if state.exists]
             return
         self.write = source.text != request.text
         if request.kind.indexed:
-            self.rebuild = self.write or any(
-                not db.exists or db.mtime_ns < (source.mtime_ns or 0) for db in databases)
+            recorded = recorded or {}
+            self.drift = not self.write and any(
+                not db.exists
+                or (path in recorded and db.digest != recorded[path])
+                # Built before digests were recorded: only the modification time tells.
+                or (path not in recorded and db.mtime_ns < (source.mtime_ns or 0))
+                for path, db in zip(request.databases, databases))
+            self.rebuild = self.write or self.drift
         wanted = (request.mode, request.uid, request.gid)
         if not (self.write or self.rebuild):
             self.attributes = any((state.mode, state.uid, state.gid) != wanted for state in [source] + databases)
@@ -328,7 +355,7 @@ class Plan:
                 state.master.text or '', request.master_cf, request.master_cf_mode)
             if not state.master.exists and not self.master_changes:
                 self.master_after = None
-        self.maps = [MapPlan(item, source, databases)
+        self.maps = [MapPlan(item, source, databases, state.map_digests)
                      for item, (source, databases) in zip(request.maps, state.maps)]
 
     @property
@@ -359,7 +386,9 @@ class Plan:
     def reload_needed(self):
         if self.main_changed or self.master_changed:
             return True
-        return any((item.write or item.remove) and item.request.kind.reload for item in self.maps)
+        # A database rebuilt because it had gone or changed behind its source:
+        # daemons that failed to open it keep answering 451 until a reload.
+        return any(((item.write or item.remove) and item.request.kind.reload) or item.drift for item in self.maps)
 
     def summary(self):
         maps = {'written': [], 'postmapped': [], 'removed': [], 'attributes': []}
@@ -618,6 +647,7 @@ def commit(host, stage, remember_previous=False):
         host.replace(staged, live)
         done.append((live, backup))
 
+    digests = dict(plan.state.map_digests)
     try:
         for index, staged in sorted(stage.maps.items()):
             item = plan.maps[index]
@@ -628,6 +658,8 @@ def commit(host, stage, remember_previous=False):
             # before the rename: a secret database is never visible as 0644.
             for path in staged_files:
                 host.set_attributes(path, wanted.mode, wanted.uid, wanted.gid)
+            for path, live in zip(staged_files[1:], wanted.databases):
+                digests[live] = host.digest(path)
             for path, live in zip(staged_files[1:], wanted.databases):
                 put(path, live)
             if item.write or not host.exists(wanted.path):
@@ -651,8 +683,21 @@ def commit(host, stage, remember_previous=False):
                 pass
         raise
     removed = apply_attributes_only(host, plan, stage.backups if remember_previous else None)
+    for item in plan.maps:
+        for path in item.remove:
+            digests.pop(path, None)
+    if digests != plan.state.map_digests:
+        _write_map_digests(host, request.config_dir, digests)
     if remember_previous:
         keep_previous(host, request.config_dir, done + removed)
+
+
+def _write_map_digests(host, config_dir, digests):
+    path = posixpath.join(config_dir, MAP_DIGESTS)
+    staged = path + '.new'
+    host.remove(staged)
+    host.write(staged, json.dumps(digests, sort_keys=True, indent=1) + '\n', 0o600)
+    host.replace(staged, path)
 
 
 def apply_attributes_only(host, plan, backups=None):

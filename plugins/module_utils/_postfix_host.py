@@ -74,6 +74,19 @@ class LocalHost:
             raise HostError('cannot stat %s: %s' % (path, exc.strerror))
 
     @staticmethod
+    def digest(path):
+        """SHA-256 (hex) of the bytes of ``path``; None when it cannot be read."""
+        import hashlib  # pylint: disable=import-outside-toplevel
+        sha = hashlib.sha256()
+        try:
+            with open(path, 'rb') as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b''):
+                    sha.update(chunk)
+        except (IOError, OSError):
+            return None
+        return sha.hexdigest()
+
+    @staticmethod
     def exists(path):
         return os.path.exists(path)
 

@@ -83,6 +83,26 @@ greets 127.0.7.11 25
 postfix_it_smtp closed 127.0.7.11 2527
 sums >"$dir/before"
 
+# Lookup-table drift, found by content: a .db replaced behind its unchanged
+# source (it accepted a foreign domain) and a deleted .db are rebuilt, the
+# instance is reloaded (and proven to serve), and the run reports a change.
+printf 'foreign.test discard:\n' >"$dir/foreign" && postmap "hash:$dir/foreign"
+cp "$dir/foreign.db" /etc/postfix-sa-a/transport.db
+touch -d '1 hour ago' /etc/postfix-sa-a/transport.db   # older than its source: the timestamp says nothing
+converge -e sa_state=reloaded | tee "$out"
+grep -q 'changed=1' "$out"
+[ "$(postmap -q sa.test hash:/etc/postfix-sa-a/transport)" = "discard:" ]
+! postmap -q foreign.test hash:/etc/postfix-sa-a/transport
+rm /etc/postfix-sa-a/transport.db
+converge | tee "$out"
+grep -q 'changed=1' "$out"
+[ "$(postmap -q sa.test hash:/etc/postfix-sa-a/transport)" = "discard:" ]
+converge -e sa_state=reloaded | tee "$out"   # the pending reload (reload_needed) happens here
+converge | tee "$out"
+grep -q 'changed=0' "$out"
+greets 127.0.7.11 25
+sums >"$dir/before"
+
 # A rollback that itself fails is reported as such: the previous files kept
 # for the rollback are made unusable (an address no interface has).
 v2='{"sa_main_cf": {"smtpd_banner": "$myhostname ESMTP $multi_instance_name v2"}}'
