@@ -41,7 +41,7 @@ def config_argument_spec():
             ),
             required_if=[('state', 'present', ('command',))],
         ),
-        master_cf_mode=dict(type='str', default='merge', choices=['merge', 'exclusive']),
+        master_cf_mode=dict(type='str', default='merge', choices=['merge', 'exclusive', 'listeners']),
         maps=dict(
             type='list',
             elements='dict',

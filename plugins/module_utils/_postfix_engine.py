@@ -31,6 +31,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import (
     SERVICE_TYPES,
     MasterCf,
+    MasterService,
     edit_master_cf,
     service_from_spec,
 )
@@ -168,9 +169,9 @@ class ConfigRequest:
                 seen.add(service.key)
                 self.master_cf.append((service, spec.get('state') or 'present'))
         self.master_cf_mode = master_cf_mode
-        if master_cf_mode not in ('merge', 'exclusive'):
-            raise PostfixConfigError('master_cf_mode', 'must be merge or exclusive')
-        if master_cf_mode == 'exclusive' and self.master_cf is None:
+        if master_cf_mode not in ('merge', 'exclusive', 'listeners'):
+            raise PostfixConfigError('master_cf_mode', 'must be merge, exclusive or listeners')
+        if master_cf_mode in ('exclusive', 'listeners') and self.master_cf is None:
             raise PostfixConfigError('master_cf_mode', 'exclusive needs master_cf (the complete list of services)')
         self.maps = []
         seen_paths = {}
@@ -351,8 +352,18 @@ class Plan:
         self.master_changes = EditChanges()
         self.master_after = state.master.text
         if request.master_cf is not None:
-            self.master_after, self.master_changes = edit_master_cf(
-                state.master.text or '', request.master_cf, request.master_cf_mode)
+            declared = request.master_cf
+            mode = request.master_cf_mode
+            if mode == 'listeners':
+                # Every inet service not declared present goes: a listener that moved
+                # to another port must not keep listening on the old one.
+                wanted = set(service.key for service, item_state in declared if item_state == 'present')
+                declared = declared + [(MasterService(service.service, 'inet'), 'absent')
+                                       for service in MasterCf(state.master.text or '').services
+                                       if service.type == 'inet' and service.key not in wanted
+                                       and service.key not in set(item.key for item, _s in declared)]
+                mode = 'merge'
+            self.master_after, self.master_changes = edit_master_cf(state.master.text or '', declared, mode)
             if not state.master.exists and not self.master_changes:
                 self.master_after = None
         self.maps = [MapPlan(item, source, databases, state.map_digests)

@@ -354,3 +354,13 @@ def test_database_drift_is_found_by_content_and_needs_a_reload():
     # Deleted: rebuilt and reloaded as well.
     deleted = plan_changes(req, state(maps=[map_state(text, db=False)]))
     assert deleted.maps[0].drift and deleted.reload_needed
+
+
+def test_listeners_mode_removes_undeclared_inet_services_only():
+    current = MASTER + '2525      inet  n       -       n       -       -       smtpd\npickup    unix  n       -       y       60      1       pickup\n'
+    req = request(master_cf=[{'service': '2526', 'type': 'inet', 'command': 'smtpd', 'private': 'n', 'chroot': 'n'}],
+                  master_cf_mode='listeners')
+    plan = plan_changes(req, CurrentState(FileState(''), FileState(current), []))
+    assert sorted(plan.master_changes.as_dict()['removed']) == ['2525/inet', 'smtp/inet']
+    assert plan.master_changes.as_dict()['added'] == ['2526/inet']
+    assert 'pickup    unix' in plan.master_after
