@@ -25,7 +25,6 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate i
     listen_endpoints,
     parse_postconf,
     parse_postconf_services,
-    split_list,
 )
 
 # TCP state LISTEN in /proc/net/tcp and tcp6.

@@ -54,7 +54,6 @@ OUTBOUND_KEYS = frozenset(("method", "smarthost", "dns_servers"))
 SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
 
 
-
 class TopologyError(ValueError):
     """Every problem found in a description; each message starts with the field it is about."""
 

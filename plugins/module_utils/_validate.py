@@ -105,7 +105,7 @@ def check_host_address(value, field):
             network = None
         if network is not None and network.num_addresses > 1:
             raise InvalidInput(field, '%s is a network; only the address of one host is allowed here' % text)
-        text = text.split('/')[0]
+        text = text.split('/', maxsplit=1)[0]
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
