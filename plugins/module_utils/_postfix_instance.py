@@ -35,6 +35,7 @@ def instance_argument_spec():
         config_dir=dict(type='path'),
         group=dict(type='str'),
         state=dict(type='str', default='present', choices=['present', 'absent']),
+        queued=dict(type='str', default='refuse', choices=['refuse', 'flush', 'drop']),
         enabled=dict(type='bool'),
         service_state=dict(type='str', default='started',
                            choices=['started', 'stopped', 'reloaded', 'restarted', 'unmanaged']),
@@ -293,7 +294,16 @@ def absent(params, host, check_mode=False, diff=False, instance=None):
         result['changed'] = False
         return result
     running = postmulti.running_pid(host, instance) is not None
-    result.update(changed=True, removed=True)
+    queued = params.get('queued') or 'refuse'
+    waiting = postmulti.queued_messages(host, instance)
+    if waiting and queued == 'flush' and running and not check_mode:
+        waiting = _flush(host, instance)
+    if waiting and queued != 'drop' and not (check_mode and queued == 'flush' and running):
+        # Refused before anything is stopped: the instance keeps serving its queue.
+        raise postmulti.InstanceError(
+            '%s has %d queued file(s) under %s; it was not stopped or removed. Let the queue drain, or set '
+            'queued=flush (deliver, then remove) or queued=drop (delete the mail)' % (name, waiting, instance.queue_directory))
+    result.update(changed=True, removed=True, dropped_messages=waiting if queued == 'drop' else 0)
     if running:
         result['service_action'] = 'stopped'
     if diff:
@@ -303,8 +313,30 @@ def absent(params, host, check_mode=False, diff=False, instance=None):
         return result
     if running:
         postmulti.stop(host, instance)
+    if waiting and queued == 'drop':
+        # Without a running postlogd, postsuper may fail to write maillog_file after
+        # it deleted the mail: what counts is whether the queue is empty afterwards.
+        rc, _out, err = host.run([host.command('postsuper'), '-c', instance.config_dir, '-d', 'ALL'])
+        if rc != 0 and postmulti.queued_messages(host, instance):
+            raise postmulti.InstanceError('postsuper -c %s -d ALL failed: %s' % (instance.config_dir, err.strip()))
     result['removed_directories'] = postmulti.destroy_instance(host, instance)
     return result
+
+
+FLUSH_WAIT = (0.5, 60)   # poll interval (s), polls: at most 30 s
+
+
+def _flush(host, instance):
+    """Ask the running instance to deliver its queue; return what is still queued after a bounded wait."""
+    host.run([host.command('postqueue'), '-c', instance.config_dir, '-f'])
+    interval, polls = FLUSH_WAIT
+    waiting = postmulti.queued_messages(host, instance)
+    for _attempt in range(polls):
+        if not waiting:
+            break
+        host.sleep(interval)
+        waiting = postmulti.queued_messages(host, instance)
+    return waiting
 
 
 def run(params, host, check_mode=False, diff=False):

@@ -29,6 +29,9 @@ COMPATIBILITY_LEVEL = "3.6"
 # Debian's mail user owns the hub's Maildirs; virtual(8) refuses uids below this bound.
 MAILDIR_OWNER = {"uid": 8, "gid": 8}
 MAILDIR_ROOT = "/var/mail/mailrelay"
+# postmulti group of every job instance: a deploy finds the instances of jobs
+# the description no longer gives the host, and retires them.
+JOB_GROUP = "mailrelay"
 
 
 def config_dir(instance):
@@ -161,7 +164,7 @@ def submission(settings):
         for sender in user["senders"]:
             owners.setdefault(sender.lower(), []).append(user["login"])
     maps = [{"name": "sender_logins", "type": "hash", "entries": _table((sender, ",".join(logins)) for sender, logins in sorted(owners.items()))}]
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "maps": maps}
+    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
 
 
 def inbound_relay(settings):
@@ -188,7 +191,7 @@ def inbound_relay(settings):
         maps.append({"name": "relay_recipients", "type": "hash", "entries": _table((address, "OK") for address in sorted(settings["recipients"]))})
     else:
         maps.append({"name": "relay_recipients", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "maps": maps}
+    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
 
 
 def hub(settings):
@@ -260,7 +263,7 @@ def hub(settings):
     else:
         main_cf.update(relayhost="", smtp_tls_security_level="may", **NO_SMARTHOST_CREDENTIALS)
         maps.append({"name": "sasl_passwd", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "maps": maps}
+    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
 
 
 # Without smart-host credentials, the parameters that exist only for them go

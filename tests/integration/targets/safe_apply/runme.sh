@@ -118,3 +118,21 @@ grep -q '127.0.7.11:2528 is in use by another process' "$out" || { cat "$out"; e
 grep -m1 -A6 '^ *msg:' "$out"
 # Repair by hand, as the message asks, so that the clean-up can stop and remove it.
 sed -i 's/^inet_interfaces = .*/inet_interfaces = 127.0.7.11/' /etc/postfix-sa-a/main.cf
+
+# A job removed from the description retires its instance: refused while mail is
+# queued (the instance keeps serving), removed with queued=drop, and an instance
+# with an empty queue is simply removed.
+postfix_it_smtp send 127.0.7.12 25 sender@sa.test someone@nowhere.invalid
+for _ in $(seq 50); do
+  [ -n "$(find /var/spool/postfix-sa-b/deferred /var/spool/postfix-sa-b/active /var/spool/postfix-sa-b/incoming -type f 2>/dev/null)" ] && break
+  sleep 0.1
+done
+if postfix_it_playbook retire.yml -e sa_name=postfix-sa-b >"$out" 2>&1; then cat "$out"; exit 1; fi
+grep -q 'queued file(s) under /var/spool/postfix-sa-b; it was not stopped or removed' "$out" || { cat "$out"; exit 1; }
+greets 127.0.7.12 25
+postfix_it_playbook retire.yml -e sa_name=postfix-sa-b -e sa_queued=drop
+! postmulti -l | grep -q postfix-sa-b
+postfix_it_smtp closed 127.0.7.12 25
+postfix_it_playbook retire.yml -e sa_name=postfix-sa-a | tee "$out"
+grep -q 'changed=1' "$out"
+! postmulti -l | grep -q postfix-sa-a
