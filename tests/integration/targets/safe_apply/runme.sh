@@ -136,3 +136,20 @@ postfix_it_smtp closed 127.0.7.12 25
 postfix_it_playbook retire.yml -e sa_name=postfix-sa-a | tee "$out"
 grep -q 'changed=1' "$out"
 ! postmulti -l | grep -q postfix-sa-a
+
+# Smart-host credentials removed from the hub's settings: the parameters that
+# existed for them go with their table, and the hub keeps serving.
+postfix_it_setup_more() { ip addr add 127.0.7.13/32 dev lo && postfix_it_added_addresses+=(127.0.7.13); }
+postfix_it_setup_more
+postfix_it_instances+=(postfix-sa-hub)
+postfix_it_playbook hub.yml
+grep -q '^smtp_sasl_password_maps = hash:/etc/postfix-sa-hub/sasl_passwd' /etc/postfix-sa-hub/main.cf
+postfix_it_playbook hub.yml -e sa_credentials=false | tee "$out"
+! grep -q '^smtp_sasl_password_maps' /etc/postfix-sa-hub/main.cf
+[ ! -e /etc/postfix-sa-hub/sasl_passwd ] && [ ! -e /etc/postfix-sa-hub/sasl_passwd.db ]
+postfix_it_smtp banner 127.0.7.13 25 | grep -q '^220 hub.sa.test ESMTP'
+postfix_it_playbook hub.yml -e sa_credentials=false | tee "$out"
+grep -q 'changed=0' "$out"
+# A network as relay client: refused unless hub_relay_networks is true.
+if postfix_it_playbook hub.yml -e sa_credentials=false -e sa_relay_client=0.0.0.0/0 >"$out" 2>&1; then cat "$out"; exit 1; fi
+grep -q 'hub_relay_clients\[0\].address: 0.0.0.0/0 is a network; only the address of one host is allowed here' "$out" || { cat "$out"; exit 1; }
