@@ -11,7 +11,13 @@ dir=/tmp/mailrelay-safe-apply
 out=$dir/out
 postfix_it_setup "postfix-sa-a postfix-sa-b" 127.0.7.11 127.0.7.12
 postfix_it_files+=("$out")
-trap 'status=$?; rm -rf "$dir"; (exit $status); postfix_it_cleanup' EXIT
+safe_apply_cleanup() {
+  local status=$?
+  rm -rf "$dir"
+  (exit "$status")
+  postfix_it_cleanup
+}
+trap safe_apply_cleanup EXIT
 rm -rf "$dir" && mkdir -p "$dir"
 
 # Certificates: a good pair, another key, an expired certificate, a key behind a passphrase, no key at all.
@@ -57,6 +63,7 @@ refused 'main_cf.smtpd_tls_cert_file: certificate .*expired.crt expired on' -e s
 refused 'is protected by a passphrase' -e sa_key=$dir/locked.key
 refused 'cannot load the certificate' -e sa_key=$dir/garbage.key
 # A change refused on one instance while the other changes too: neither is touched.
+# shellcheck disable=SC2016  # $myhostname is Postfix's, not the shell's
 refused 'postfix-sa-b' -e sa_both=true -e sa_name=postfix-sa-b -e sa_key=$dir/other.key \
   -e '{"sa_other_main_cf": {"smtpd_banner": "$myhostname ESMTP $multi_instance_name changed"}}'
 
@@ -105,6 +112,7 @@ sums >"$dir/before"
 
 # A rollback that itself fails is reported as such: the previous files kept
 # for the rollback are made unusable (an address no interface has).
+# shellcheck disable=SC2016  # $myhostname is Postfix's, not the shell's
 v2='{"sa_main_cf": {"smtpd_banner": "$myhostname ESMTP $multi_instance_name v2"}}'
 converge -e sa_port=2528 -e "$v2" | tee "$out"
 grep -q 'changed=1' "$out"
