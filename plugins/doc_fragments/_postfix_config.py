@@ -112,8 +112,11 @@ options:
       - V(exclusive) removes every service that O(master_cf) does not declare present. This
         includes the stock services (C(pickup), C(cleanup), C(qmgr)...), which must then be
         declared too.
+      - V(listeners) owns the network listeners - every C(inet) service that O(master_cf) does not declare
+        present is removed, so a listener moved to another port stops listening - and merges the other
+        services like V(merge).
     type: str
-    choices: [merge, exclusive]
+    choices: [merge, exclusive, listeners]
     default: merge
   maps:
     description:

@@ -7,13 +7,19 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_jobs
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _job_settings, _postfix_jobs
 
 
 def postfix_job_instance(settings, job):
     if job not in _postfix_jobs.BUILDERS:
         raise AnsibleFilterError("postfix_job_instance: unknown job %r; known jobs are %s" % (job, ", ".join(sorted(_postfix_jobs.BUILDERS))))
+    problems, warnings = _job_settings.check(job, settings)
+    if problems:
+        raise AnsibleFilterError("the %s settings are refused (nothing was changed):\n- %s" % (job, "\n- ".join(problems)))
+    for warning in warnings:
+        Display().warning(warning)
     try:
         return _postfix_jobs.instance_for(job, settings)
     except (KeyError, ValueError, TypeError) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import PostfixConfigError
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ValidationFailed
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_health import ServiceFailed
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import HostError
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_maps import MAP_TYPES
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import SERVICE_TYPES
@@ -40,7 +41,7 @@ def config_argument_spec():
             ),
             required_if=[('state', 'present', ('command',))],
         ),
-        master_cf_mode=dict(type='str', default='merge', choices=['merge', 'exclusive']),
+        master_cf_mode=dict(type='str', default='merge', choices=['merge', 'exclusive', 'listeners']),
         maps=dict(
             type='list',
             elements='dict',
@@ -107,7 +108,7 @@ def secret_map_values(maps):
 
 
 # Everything the engine and postmulti raise for a configuration or a host they refuse.
-POSTFIX_ERRORS = (ValidationFailed, PostfixConfigError, HostError, postmulti.InstanceError)
+POSTFIX_ERRORS = (ValidationFailed, PostfixConfigError, HostError, postmulti.InstanceError, ServiceFailed)
 
 
 def failure(error, subject, unchanged='the live files and the running service are unchanged'):
@@ -117,4 +118,6 @@ def failure(error, subject, unchanged='the live files and the running service ar
                     problems=error.problems)
     if isinstance(error, PostfixConfigError):
         return dict(msg=str(error), option=error.option)
+    if isinstance(error, ServiceFailed):
+        return dict(msg=str(error), rolled_back=not error.rollback_failed, rollback_failed=error.rollback_failed)
     return dict(msg=str(error))

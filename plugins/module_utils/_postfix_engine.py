@@ -16,6 +16,7 @@ puts the previous files back.
 
 from __future__ import annotations
 
+import json
 import posixpath
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
@@ -30,9 +31,11 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import (
     SERVICE_TYPES,
     MasterCf,
+    MasterService,
     edit_master_cf,
     service_from_spec,
 )
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_health import TLS_PAIRS, tls_problems
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_maps import (
     MAP_TYPES,
     database_paths,
@@ -56,6 +59,14 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate i
 )
 
 DEFAULT_FILE_MODE = 0o644
+# The files a running instance still uses after a commit, until a health-checked
+# reload proves the new ones serve (see keep_previous / restore_previous).
+PREVIOUS_DIR = '.mailrelay-previous'
+PREVIOUS_MANIFEST = 'manifest.json'
+# SHA-256 of every database file this module built, by path: a database replaced or
+# damaged behind its unchanged source is found by content, not by modification time.
+MAP_DIGESTS = '.mailrelay-map-digests.json'
+TLS_PARAMETERS = frozenset(name for pair in TLS_PAIRS for name in pair)
 PROBE_KEY = 'mailrelay-validation-probe'
 
 
@@ -158,9 +169,9 @@ class ConfigRequest:
                 seen.add(service.key)
                 self.master_cf.append((service, spec.get('state') or 'present'))
         self.master_cf_mode = master_cf_mode
-        if master_cf_mode not in ('merge', 'exclusive'):
-            raise PostfixConfigError('master_cf_mode', 'must be merge or exclusive')
-        if master_cf_mode == 'exclusive' and self.master_cf is None:
+        if master_cf_mode not in ('merge', 'exclusive', 'listeners'):
+            raise PostfixConfigError('master_cf_mode', 'must be merge, exclusive or listeners')
+        if master_cf_mode in ('exclusive', 'listeners') and self.master_cf is None:
             raise PostfixConfigError('master_cf_mode', 'exclusive needs master_cf (the complete list of services)')
         self.maps = []
         seen_paths = {}
@@ -222,7 +233,8 @@ class ConfigRequest:
 class FileState:
     """Text and attributes of one file as found on the host (text None: missing)."""
 
-    def __init__(self, text=None, mode=None, uid=None, gid=None, mtime_ns=None):
+    def __init__(self, text=None, mode=None, uid=None, gid=None, mtime_ns=None, digest=None):
+        self.digest = digest      # SHA-256 hex of the bytes (databases only)
         self.text = text
         self.mode = mode
         self.uid = uid
@@ -241,10 +253,11 @@ class FileState:
 
 
 class CurrentState:
-    def __init__(self, main, master, maps):
+    def __init__(self, main, master, maps, map_digests=None):
         self.main = main          # FileState
         self.master = master      # FileState
         self.maps = maps          # [(source FileState, [database FileState])] in request order
+        self.map_digests = map_digests or {}   # database path -> digest recorded when it was built
 
 
 def read_state(host, request, main_text=None):
@@ -257,30 +270,52 @@ def read_state(host, request, main_text=None):
     main = FileState.from_stat(main_text, host.stat(request.main_path))
     master = FileState.from_stat(host.read(request.master_path), host.stat(request.master_path))
     maps = []
+    recorded = read_map_digests(host, request.config_dir) if any(item.databases for item in request.maps) else {}
     for item in request.maps:
         item.uid = host.uid(item.owner)
         item.gid = host.gid(item.group)
         source = FileState.from_stat(host.read(item.path), host.stat(item.path))
-        databases = [FileState.from_stat(None, host.stat(path)) for path in item.databases]
+        databases = []
+        for path in item.databases:
+            database = FileState.from_stat(None, host.stat(path))
+            if database.exists and path in recorded:
+                database.digest = host.digest(path)
+            databases.append(database)
         maps.append((source, databases))
-    return CurrentState(main, master, maps)
+    return CurrentState(main, master, maps, recorded)
+
+
+def read_map_digests(host, config_dir):
+    text = host.read(posixpath.join(config_dir, MAP_DIGESTS))
+    try:
+        recorded = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
 
 
 class MapPlan:
-    def __init__(self, request, source, databases):
+    def __init__(self, request, source, databases, recorded=None):
         self.request = request
         self.before = source.text
         self.write = False        # the source text changes
         self.rebuild = False      # postmap must (re)build the database
         self.attributes = False   # only owner/mode need fixing
         self.remove = []          # files to delete
+        self.drift = False        # a database no longer matches its unchanged source
         if request.state == 'absent':
             self.remove = [path for path, state in zip(request.files, [source] + databases) if state.exists]
             return
         self.write = source.text != request.text
         if request.kind.indexed:
-            self.rebuild = self.write or any(
-                not db.exists or db.mtime_ns < (source.mtime_ns or 0) for db in databases)
+            recorded = recorded or {}
+            self.drift = not self.write and any(
+                not db.exists
+                or (path in recorded and db.digest != recorded[path])
+                # Built before digests were recorded: only the modification time tells.
+                or (path not in recorded and db.mtime_ns < (source.mtime_ns or 0))
+                for path, db in zip(request.databases, databases))
+            self.rebuild = self.write or self.drift
         wanted = (request.mode, request.uid, request.gid)
         if not (self.write or self.rebuild):
             self.attributes = any((state.mode, state.uid, state.gid) != wanted for state in [source] + databases)
@@ -317,11 +352,21 @@ class Plan:
         self.master_changes = EditChanges()
         self.master_after = state.master.text
         if request.master_cf is not None:
-            self.master_after, self.master_changes = edit_master_cf(
-                state.master.text or '', request.master_cf, request.master_cf_mode)
+            declared = request.master_cf
+            mode = request.master_cf_mode
+            if mode == 'listeners':
+                # Every inet service not declared present goes: a listener that moved
+                # to another port must not keep listening on the old one.
+                wanted = set(service.key for service, item_state in declared if item_state == 'present')
+                declared = declared + [(MasterService(service.service, 'inet'), 'absent')
+                                       for service in MasterCf(state.master.text or '').services
+                                       if service.type == 'inet' and service.key not in wanted
+                                       and service.key not in set(item.key for item, _s in declared)]
+                mode = 'merge'
+            self.master_after, self.master_changes = edit_master_cf(state.master.text or '', declared, mode)
             if not state.master.exists and not self.master_changes:
                 self.master_after = None
-        self.maps = [MapPlan(item, source, databases)
+        self.maps = [MapPlan(item, source, databases, state.map_digests)
                      for item, (source, databases) in zip(request.maps, state.maps)]
 
     @property
@@ -352,7 +397,9 @@ class Plan:
     def reload_needed(self):
         if self.main_changed or self.master_changed:
             return True
-        return any((item.write or item.remove) and item.request.kind.reload for item in self.maps)
+        # A database rebuilt because it had gone or changed behind its source:
+        # daemons that failed to open it keep answering 451 until a reload.
+        return any(((item.write or item.remove) and item.request.kind.reload) or item.drift for item in self.maps)
 
     def summary(self):
         maps = {'written': [], 'postmapped': [], 'removed': [], 'attributes': []}
@@ -517,6 +564,17 @@ def validate_stage(host, stage, full_check=True):
         problems.extend(check_parameters(
             overrides, host, provided, removed, where_format='master_cf %s/%s -o %%s' % (service, service_type)))
 
+    # Certificates and keys: matching, loadable, not expired (Postfix would
+    # start, but every STARTTLS would fail).
+    checked = set()
+    problems.extend(tls_problems(params, host, checked=checked))
+    for (service, service_type), overrides in sorted(service_params.items()):
+        if TLS_PARAMETERS & set(overrides):
+            merged = dict(params)
+            merged.update((name, stage.live(value)) for name, value in overrides.items())
+            problems.extend(tls_problems(merged, host, where_format='master_cf %s/%s -o %%s' % (service, service_type),
+                                         checked=checked))
+
     staged_master = MasterCf(stage.master_text)
     for service in staged_master.services:
         where = 'master_cf %s' % service.label
@@ -581,7 +639,7 @@ def _attributes_of(state, default_mode=DEFAULT_FILE_MODE):
     return default_mode, 0, 0
 
 
-def commit(host, stage):
+def commit(host, stage, remember_previous=False):
     """Put the staged files live: maps, master.cf, main.cf; then removals.
 
     Every replaced file is first hard-linked into the stage; if anything
@@ -600,6 +658,7 @@ def commit(host, stage):
         host.replace(staged, live)
         done.append((live, backup))
 
+    digests = dict(plan.state.map_digests)
     try:
         for index, staged in sorted(stage.maps.items()):
             item = plan.maps[index]
@@ -610,6 +669,8 @@ def commit(host, stage):
             # before the rename: a secret database is never visible as 0644.
             for path in staged_files:
                 host.set_attributes(path, wanted.mode, wanted.uid, wanted.gid)
+            for path, live in zip(staged_files[1:], wanted.databases):
+                digests[live] = host.digest(path)
             for path, live in zip(staged_files[1:], wanted.databases):
                 put(path, live)
             if item.write or not host.exists(wanted.path):
@@ -632,21 +693,127 @@ def commit(host, stage):
             except Exception:  # pylint: disable=broad-except
                 pass
         raise
-    apply_attributes_only(host, plan)
-
-
-def apply_attributes_only(host, plan):
-    """The map changes that need no staging: removals and owner/mode fixes."""
+    removed = apply_attributes_only(host, plan, stage.backups if remember_previous else None)
     for item in plan.maps:
         for path in item.remove:
+            digests.pop(path, None)
+    if digests != plan.state.map_digests:
+        _write_map_digests(host, request.config_dir, digests)
+    if remember_previous:
+        keep_previous(host, request.config_dir, done + removed)
+
+
+def _write_map_digests(host, config_dir, digests):
+    path = posixpath.join(config_dir, MAP_DIGESTS)
+    staged = path + '.new'
+    host.remove(staged)
+    host.write(staged, json.dumps(digests, sort_keys=True, indent=1) + '\n', 0o600)
+    host.replace(staged, path)
+
+
+def apply_attributes_only(host, plan, backups=None):
+    """The map changes that need no staging: removals and owner/mode fixes.
+
+    With ``backups`` (a directory), every removed file is kept there first;
+    returns ``[(live path, kept copy)]``.
+    """
+    kept = []
+    for item in plan.maps:
+        for path in item.remove:
+            if backups is not None and host.exists(path):
+                host.makedirs(backups, 0o700)
+                copy = posixpath.join(backups, 'removed-%d' % len(kept))
+                host.keep_copy(path, copy)
+                kept.append((path, copy))
             host.remove(path)
         if item.attributes:
             for path in item.request.files:
                 if host.exists(path):
                     host.set_attributes(path, item.request.mode, item.request.uid, item.request.gid)
+    return kept
 
 
-def converge(host, request, check_mode=False, want_diff=False, main_text=None, before_commit=None):
+# ---------------------------------------------------------------------------
+# The previous files, until the new ones are proven to serve
+# ---------------------------------------------------------------------------
+
+def previous_dir(config_dir):
+    return posixpath.join(config_dir, PREVIOUS_DIR)
+
+
+def _read_manifest(host, directory):
+    text = host.read(posixpath.join(directory, PREVIOUS_MANIFEST))
+    if not text:
+        return {}
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _write_manifest(host, directory, manifest):
+    path = posixpath.join(directory, PREVIOUS_MANIFEST)
+    staged = path + '.new'
+    host.remove(staged)
+    host.write(staged, json.dumps(manifest, sort_keys=True) + '\n', 0o600)
+    host.replace(staged, path)
+
+
+def keep_previous(host, config_dir, replaced):
+    """Remember the files a commit replaced: ``replaced`` is ``[(live path, backup or None)]``.
+
+    A path already remembered keeps its older copy: that is what the running
+    master still uses when an earlier commit was never reloaded. None means
+    the file did not exist before (a rollback removes it).
+    """
+    if not replaced:
+        return
+    directory = previous_dir(config_dir)
+    host.makedirs(directory, 0o700)
+    manifest = _read_manifest(host, directory)
+    for live, backup in replaced:
+        if live in manifest:
+            continue
+        if backup:
+            name = str(len(manifest))
+            host.replace(backup, posixpath.join(directory, name))
+            manifest[live] = name
+        else:
+            manifest[live] = None
+    _write_manifest(host, directory, manifest)
+
+
+def has_previous(host, config_dir):
+    return host.exists(posixpath.join(previous_dir(config_dir), PREVIOUS_MANIFEST))
+
+
+def restore_previous(host, config_dir):
+    """Put back every remembered file exactly (bytes, owner, mode); return the live paths restored."""
+    directory = previous_dir(config_dir)
+    manifest = _read_manifest(host, directory)
+    restored = []
+    # main.cf last, as a commit writes it: a reading Postfix never sees a
+    # main.cf that names tables that are not back yet.
+    for live in sorted(manifest, key=lambda path: (path.endswith('/main.cf'), path.endswith('/master.cf'), path)):
+        name = manifest[live]
+        if name is None:
+            if host.remove(live):
+                restored.append(live)
+        elif host.exists(posixpath.join(directory, name)):
+            host.replace(posixpath.join(directory, name), live)
+            restored.append(live)
+    host.remove_tree(directory)
+    return restored
+
+
+def drop_previous(host, config_dir):
+    """The new files serve (or nothing runs them): forget the previous ones."""
+    host.remove_tree(previous_dir(config_dir))
+
+
+def converge(host, request, check_mode=False, want_diff=False, main_text=None, before_commit=None,
+             remember_previous=False):
     """Bring ``request.config_dir`` to the requested configuration.
 
     Returns ``(plan, result)``; ``result`` holds the module return values.
@@ -655,7 +822,8 @@ def converge(host, request, check_mode=False, want_diff=False, main_text=None, b
     host failures. ``main_text`` is main.cf as the caller has just read it
     (None: read it here). ``before_commit(plan)``, when given, runs for a
     plan that changes something, before anything is staged; it raises
-    ValidationFailed to refuse the plan.
+    ValidationFailed to refuse the plan. ``remember_previous``: keep the
+    replaced files (keep_previous) so that a failed reload can put them back.
     """
     if not host.isdir(request.config_dir):
         raise PostfixConfigError('config_dir', '%s does not exist or is not a directory' % request.config_dir)
@@ -688,7 +856,7 @@ def converge(host, request, check_mode=False, want_diff=False, main_text=None, b
             elif not check_mode:
                 _postmap_only(host, stage)
             if not check_mode:
-                commit(host, stage)
+                commit(host, stage, remember_previous)
         finally:
             stage.cleanup()
     elif not check_mode:

@@ -74,6 +74,19 @@ class LocalHost:
             raise HostError('cannot stat %s: %s' % (path, exc.strerror))
 
     @staticmethod
+    def digest(path):
+        """SHA-256 (hex) of the bytes of ``path``; None when it cannot be read."""
+        import hashlib  # pylint: disable=import-outside-toplevel
+        sha = hashlib.sha256()
+        try:
+            with open(path, 'rb') as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b''):
+                    sha.update(chunk)
+        except (IOError, OSError):
+            return None
+        return sha.hexdigest()
+
+    @staticmethod
     def exists(path):
         return os.path.exists(path)
 
@@ -440,3 +453,150 @@ class LocalHost:
             return os.stat(path).st_size
         except (IOError, OSError):
             return 0
+
+    # -- health: sockets, TLS, SMTP ------------------------------------------
+
+    @staticmethod
+    def listening_sockets():
+        """``[(address, port, inode)]`` of every TCP socket in LISTEN state in this network namespace."""
+        from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_health import parse_proc_net_tcp  # pylint: disable=import-outside-toplevel
+        sockets = []
+        for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+            sockets.extend(parse_proc_net_tcp(LocalHost.read(name)))
+        return sockets
+
+    @staticmethod
+    def socket_owners(inodes):
+        """``{inode: [(pid, command)]}`` of the processes holding the sockets ``inodes``."""
+        wanted = dict(('socket:[%d]' % inode, inode) for inode in inodes)
+        owners = {}
+        if not wanted:
+            return owners
+        for entry in LocalHost.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            fd_dir = '/proc/%s/fd' % entry
+            for fd in LocalHost.listdir(fd_dir):
+                try:
+                    target = os.readlink('%s/%s' % (fd_dir, fd))
+                except (IOError, OSError):
+                    continue
+                if target in wanted:
+                    command = (LocalHost.read('/proc/%s/comm' % entry) or '?').strip()
+                    owners.setdefault(wanted[target], []).append((int(entry), command))
+        return owners
+
+    @staticmethod
+    def tls_pair_problem(cert, key):
+        """None when ``key`` can be read without a passphrase and matches ``cert``; otherwise why not."""
+        import ssl  # pylint: disable=import-outside-toplevel
+
+        def no_passphrase():
+            raise ValueError('passphrase')
+
+        for path, what in ((cert, 'certificate'), (key, 'key')):
+            try:
+                with open(path, 'rb'):
+                    pass
+            except (IOError, OSError) as exc:
+                return 'cannot read the %s %s: %s' % (what, path, exc.strerror)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(cert, key, password=no_passphrase)
+        except ValueError:
+            return 'the key %s is protected by a passphrase; Postfix cannot load it' % key
+        except ssl.SSLError as exc:
+            reason = getattr(exc, 'reason', None) or str(exc)
+            if 'MISMATCH' in str(reason).upper():
+                return 'the key %s does not match the certificate %s' % (key, cert)
+            return 'cannot load the certificate %s with the key %s (%s)' % (cert, key, reason)
+        except (IOError, OSError) as exc:
+            return 'cannot load the certificate %s with the key %s: %s' % (cert, key, exc.strerror or exc)
+        return None
+
+    def certificate_expired(self, cert):
+        """A phrase such as 'expired on ...' when ``cert`` is no longer valid; None when valid (or unknown)."""
+        openssl = shutil.which('openssl')
+        if not openssl:
+            return None
+        rc, out, _err = self.run([openssl, 'x509', '-in', cert, '-noout', '-enddate', '-checkend', '0'])
+        if rc == 1 and 'notAfter=' in out:
+            return 'expired on %s' % out.split('notAfter=', 1)[1].splitlines()[0].strip()
+        return None
+
+    @staticmethod
+    def certificate_der(path):
+        """DER bytes of the first certificate in the PEM file ``path`` (None when unreadable)."""
+        import ssl  # pylint: disable=import-outside-toplevel
+        text = LocalHost.read(path) or ''
+        begin = text.find('-----BEGIN CERTIFICATE-----')
+        end = text.find('-----END CERTIFICATE-----', begin)
+        if begin < 0 or end < 0:
+            return None
+        try:
+            return ssl.PEM_cert_to_DER_cert(text[begin:end + len('-----END CERTIFICATE-----')] + '\n')
+        except ValueError:
+            return None
+
+    @staticmethod
+    def smtp_session(address, port, starttls=False, timeout=3.0):
+        """Greeting, EHLO and (optionally) STARTTLS against ``address:port``.
+
+        Returns ``{greeting, error, tls_error, peer_certificate}``; never raises.
+        """
+        import ssl  # pylint: disable=import-outside-toplevel
+        result = {'greeting': '', 'error': None, 'tls_error': None, 'peer_certificate': None}
+        family = socket.AF_INET6 if ':' in address else socket.AF_INET
+
+        def reply(stream):
+            lines = []
+            while True:
+                line = stream.readline(1024)
+                if not line:
+                    raise OSError('connection closed')
+                lines.append(line.decode('utf-8', 'replace').rstrip('\r\n'))
+                if len(line) < 4 or line[3:4] != b'-':
+                    return lines
+
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect((address, port))
+        except (IOError, OSError) as exc:
+            result['error'] = exc.strerror or str(exc)
+            return result
+        try:
+            stream = sock.makefile('rb')
+            try:
+                result['greeting'] = reply(stream)[0]
+            except (IOError, OSError) as exc:
+                result['error'] = 'no greeting (%s)' % (getattr(exc, 'strerror', None) or exc)
+                return result
+            if not starttls or not result['greeting'].startswith('220'):
+                sock.sendall(b'QUIT\r\n')
+                return result
+            try:
+                sock.sendall(b'EHLO mailrelay-health-check\r\n')
+                ehlo = reply(stream)
+                if not any(line[4:].upper().startswith('STARTTLS') for line in ehlo):
+                    result['tls_error'] = 'STARTTLS is not offered'
+                    return result
+                sock.sendall(b'STARTTLS\r\n')
+                answer = reply(stream)[-1]
+                if not answer.startswith('220'):
+                    result['tls_error'] = answer
+                    return result
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                # The check compares the presented certificate with the configured one itself.
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                with context.wrap_socket(sock, server_hostname=None) as tls:
+                    result['peer_certificate'] = tls.getpeercert(binary_form=True)
+                    tls.sendall(b'QUIT\r\n')
+            except ssl.SSLError as exc:
+                result['tls_error'] = getattr(exc, 'reason', None) or str(exc)
+            except (IOError, OSError) as exc:
+                result['tls_error'] = getattr(exc, 'strerror', None) or str(exc)
+            return result
+        finally:
+            sock.close()

@@ -18,6 +18,8 @@ import posixpath
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import config_argument_spec
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import MainCf, PostfixConfigError
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_health as health
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import (
     ConfigRequest,
     ValidationFailed,
@@ -33,6 +35,7 @@ def instance_argument_spec():
         config_dir=dict(type='path'),
         group=dict(type='str'),
         state=dict(type='str', default='present', choices=['present', 'absent']),
+        queued=dict(type='str', default='refuse', choices=['refuse', 'flush', 'drop']),
         enabled=dict(type='bool'),
         service_state=dict(type='str', default='started',
                            choices=['started', 'stopped', 'reloaded', 'restarted', 'unmanaged']),
@@ -111,10 +114,15 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     request = ConfigRequest.from_params(params, config_dir=instance.config_dir,
                                         extra_main_cf=instance_main_cf(params, instance, result['created']))
 
+    own_pid = postmulti.running_pid(host, instance) if instance.exists else None
+
     def no_listen_clash(plan):
         main_text = plan.main_after if plan.main_after is not None else plan.main_before
         master_text = plan.master_after if plan.master_after is not None else plan.master_before
         problems = postmulti.listen_clashes(host, name, main_text, master_text)
+        # Ports another process holds: refused before any file is touched.
+        if not problems:
+            problems.extend(health.port_problems(host, main_text, master_text, own_pid))
         if problems:
             raise ValidationFailed(problems)
 
@@ -122,7 +130,8 @@ def present(params, host, check_mode=False, diff=False, instance=None):
         # find_instance has read main.cf already; the engine need not read it again.
         plan, config_result = converge(host, request, check_mode=check_mode, want_diff=diff,
                                        main_text=instance.main.text if instance.exists else None,
-                                       before_commit=no_listen_clash if request.validate else None)
+                                       before_commit=no_listen_clash if request.validate else None,
+                                       remember_previous=True)
     except (ValidationFailed, PostfixConfigError):
         if result['created']:
             # The configuration never went live: do not leave a half-made
@@ -157,15 +166,15 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     elif service_state == 'restarted':
         action = 'restarted' if running else 'started'
 
-    if action in ('started', 'restarted') and not plan.changed and request.validate:
+    if action in ('started', 'restarted', 'reloaded') and not plan.changed and request.validate \
+            and (check_mode or not engine.has_previous(host, instance.config_dir)):
         no_listen_clash(plan)
     if action and not check_mode:
-        if action in ('stopped', 'restarted'):
-            postmulti.stop(host, before)
-        if action in ('started', 'restarted'):
-            postmulti.start(host, after)
-        if action == 'reloaded':
-            postmulti.reload(host, after)
+        _act_and_prove(host, name, before, after, action, running, result['created'],
+                       check=no_listen_clash if request.validate and not plan.changed else None, plan=plan)
+    elif not check_mode and not running:
+        # Nothing runs the previous files any more: there is nothing to go back to.
+        engine.drop_previous(host, instance.config_dir)
     if action or not running:
         # Started, stopped, reloaded or restarted by this run, or not running:
         # no process is left on an older configuration.
@@ -184,6 +193,94 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     return result
 
 
+def _act_and_prove(host, name, before, after, action, was_running, created, check=None, plan=None):
+    """Start, stop, reload or restart; then prove the instance serves, or put the previous one back.
+
+    ``check(plan)``: the listen checks, run first when this run changed no
+    file (a handler's reload of files an earlier task committed).
+    """
+    try:
+        if check is not None and action != 'stopped':
+            check(plan)
+        if action in ('stopped', 'restarted'):
+            postmulti.stop(host, before)
+        if action in ('started', 'restarted'):
+            postmulti.start(host, after)
+        if action == 'reloaded':
+            postmulti.reload(host, after)
+        if action != 'stopped':
+            problems = _serving_problems(host, after)
+            if problems:
+                raise health.ServiceFailed('; '.join(problems))
+    except (health.ServiceFailed, postmulti.InstanceError, ValidationFailed) as exc:
+        if action == 'stopped':
+            raise
+        cause = '; '.join(exc.problems) if isinstance(exc, ValidationFailed) else str(exc)
+        if isinstance(exc, ValidationFailed) and not engine.has_previous(host, after.config_dir):
+            raise   # nothing was changed: a plain refusal
+        roll_back(host, name, after.config_dir, action, was_running, created, cause)
+    engine.drop_previous(host, after.config_dir)
+
+
+def _serving_problems(host, instance):
+    """What health.serving_problems finds, after the master had time to apply a reload."""
+    pid = postmulti.running_pid(host, instance)
+    problems = health.serving_problems(host, instance, pid)
+    if problems or not pid:
+        return problems
+    wanted = [endpoint for _label, endpoint in health.service_endpoints(
+        host.read(posixpath.join(instance.config_dir, 'main.cf')),
+        host.read(posixpath.join(instance.config_dir, 'master.cf')), host.port_number, host.resolve)]
+    stale = []
+    for _attempt in range(health.HEALTH_WAIT[1]):
+        stale = health.stale_listeners(host, wanted, pid)
+        if not stale:
+            break
+        host.sleep(health.HEALTH_WAIT[0])
+    return ['%s still listens on %s, which the configuration no longer declares' % (
+        instance.name, health.describe_endpoint(endpoint)) for endpoint in stale]
+
+
+def roll_back(host, name, config_dir, action, was_running, created, cause):
+    """Put back the previous files and service state after ``cause``; always raises ServiceFailed."""
+    done = []
+    try:
+        restored = engine.restore_previous(host, config_dir) if engine.has_previous(host, config_dir) else []
+        if restored:
+            done.append('put back %d file(s) (%s)' % (len(restored), ', '.join(restored)))
+        previous = postmulti.find_instance(host, name, config_dir)
+        pid = postmulti.running_pid(host, previous)
+        if created:
+            if pid:
+                postmulti.stop(host, previous)
+            postmulti.destroy_instance(host, previous)
+            done.append('removed the new instance')
+        elif not was_running:
+            if pid:
+                postmulti.stop(host, previous)
+                done.append('stopped it again')
+        else:
+            if action == 'reloaded' and pid:
+                postmulti.reload(host, previous)
+                done.append('reloaded the previous configuration')
+            else:
+                if pid:
+                    postmulti.stop(host, previous)
+                postmulti.start(host, previous)
+                done.append('started the previous configuration')
+            problems = _serving_problems(host, previous)
+            if problems:
+                raise health.ServiceFailed('; '.join(problems))
+            done.append('it serves again')
+    except Exception as exc:  # pylint: disable=broad-except
+        raise health.ServiceFailed(
+            'ROLLBACK FAILED - %s IS NOT SERVING. The new configuration failed (%s); putting the previous one '
+            'back failed too: %s (done before that: %s). Fix it by hand.' % (
+                name, cause, exc, '; '.join(done) or 'nothing'), rollback_failed=True)
+    raise health.ServiceFailed('%s: the new configuration does not serve: %s. Rolled back: %s.' % (
+        name, cause, '; '.join(done) or 'nothing had changed'))
+
+
 def absent(params, host, check_mode=False, diff=False, instance=None):
     """``instance``: as for present()."""
     name = params['name']
@@ -197,7 +294,16 @@ def absent(params, host, check_mode=False, diff=False, instance=None):
         result['changed'] = False
         return result
     running = postmulti.running_pid(host, instance) is not None
-    result.update(changed=True, removed=True)
+    queued = params.get('queued') or 'refuse'
+    waiting = postmulti.queued_messages(host, instance)
+    if waiting and queued == 'flush' and running and not check_mode:
+        waiting = _flush(host, instance)
+    if waiting and queued != 'drop' and not (check_mode and queued == 'flush' and running):
+        # Refused before anything is stopped: the instance keeps serving its queue.
+        raise postmulti.InstanceError(
+            '%s has %d queued file(s) under %s; it was not stopped or removed. Let the queue drain, or set '
+            'queued=flush (deliver, then remove) or queued=drop (delete the mail)' % (name, waiting, instance.queue_directory))
+    result.update(changed=True, removed=True, dropped_messages=waiting if queued == 'drop' else 0)
     if running:
         result['service_action'] = 'stopped'
     if diff:
@@ -207,8 +313,30 @@ def absent(params, host, check_mode=False, diff=False, instance=None):
         return result
     if running:
         postmulti.stop(host, instance)
+    if waiting and queued == 'drop':
+        # Without a running postlogd, postsuper may fail to write maillog_file after
+        # it deleted the mail: what counts is whether the queue is empty afterwards.
+        rc, _out, err = host.run([host.command('postsuper'), '-c', instance.config_dir, '-d', 'ALL'])
+        if rc != 0 and postmulti.queued_messages(host, instance):
+            raise postmulti.InstanceError('postsuper -c %s -d ALL failed: %s' % (instance.config_dir, err.strip()))
     result['removed_directories'] = postmulti.destroy_instance(host, instance)
     return result
+
+
+FLUSH_WAIT = (0.5, 60)   # poll interval (s), polls: at most 30 s
+
+
+def _flush(host, instance):
+    """Ask the running instance to deliver its queue; return what is still queued after a bounded wait."""
+    host.run([host.command('postqueue'), '-c', instance.config_dir, '-f'])
+    interval, polls = FLUSH_WAIT
+    waiting = postmulti.queued_messages(host, instance)
+    for _attempt in range(polls):
+        if not waiting:
+            break
+        host.sleep(interval)
+        waiting = postmulti.queued_messages(host, instance)
+    return waiting
 
 
 def run(params, host, check_mode=False, diff=False):

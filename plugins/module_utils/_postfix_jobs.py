@@ -29,6 +29,9 @@ COMPATIBILITY_LEVEL = "3.6"
 # Debian's mail user owns the hub's Maildirs; virtual(8) refuses uids below this bound.
 MAILDIR_OWNER = {"uid": 8, "gid": 8}
 MAILDIR_ROOT = "/var/mail/mailrelay"
+# postmulti group of every job instance: a deploy finds the instances of jobs
+# the description no longer gives the host, and retires them.
+JOB_GROUP = "mailrelay"
 
 
 def config_dir(instance):
@@ -161,7 +164,7 @@ def submission(settings):
         for sender in user["senders"]:
             owners.setdefault(sender.lower(), []).append(user["login"])
     maps = [{"name": "sender_logins", "type": "hash", "entries": _table((sender, ",".join(logins)) for sender, logins in sorted(owners.items()))}]
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "maps": maps}
+    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
 
 
 def inbound_relay(settings):
@@ -188,7 +191,7 @@ def inbound_relay(settings):
         maps.append({"name": "relay_recipients", "type": "hash", "entries": _table((address, "OK") for address in sorted(settings["recipients"]))})
     else:
         maps.append({"name": "relay_recipients", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "maps": maps}
+    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
 
 
 def hub(settings):
@@ -257,12 +260,23 @@ def hub(settings):
                 "entries": {destination: "%s:%s" % (smarthost["username"], smarthost["password"])},
             })
         else:
-            main_cf["smtp_sasl_auth_enable"] = False
+            main_cf.update(NO_SMARTHOST_CREDENTIALS)
             maps.append({"name": "sasl_passwd", "state": "absent"})
     else:
-        main_cf.update(relayhost="", smtp_tls_security_level="may", smtp_sasl_auth_enable=False)
+        main_cf.update(relayhost="", smtp_tls_security_level="may", **NO_SMARTHOST_CREDENTIALS)
         maps.append({"name": "sasl_passwd", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "maps": maps}
+    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+
+
+# Without smart-host credentials, the parameters that exist only for them go
+# too (None removes a parameter): a password map reference left behind would
+# name a table that no longer exists.
+NO_SMARTHOST_CREDENTIALS = {
+    "smtp_sasl_auth_enable": False,
+    "smtp_sasl_password_maps": None,
+    "smtp_sasl_security_options": None,
+    "smtp_sasl_tls_security_options": None,
+}
 
 
 def _is_ip(text):

@@ -113,6 +113,10 @@ def render_map(map_type, entries, option='maps.entries'):
     kind = MAP_TYPES[map_type]
     lines = [HEADER]
     for key, value in _entry_pairs(entries, option):
+        for part in (key, value) + tuple(value if isinstance(value, (list, tuple)) else ()):
+            if isinstance(part, str) and any(char in part for char in ('\n', '\r', '\x00')):
+                where = '%s[%s]' % (option, key.strip().split('\n')[0] if isinstance(key, str) else key)
+                raise PostfixConfigError(where, 'a key or value must be one line: a line break cannot be written into a table')
         key_text = render_value(key, option) if not isinstance(key, str) else key.strip()
         if value is None:
             if '\n' in key_text or not key_text:

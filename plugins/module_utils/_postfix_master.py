@@ -227,6 +227,15 @@ class MasterCf:
         return [service for service in self.services if service.key == key]
 
 
+def _refuse_line_breaks(value, where):
+    """A -o value or argument is one token of one master.cf line: a line break there would
+    silently become a blank (a different value), so it is refused."""
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, str) and any(char in item for char in ('\n', '\r', '\x00')):
+            raise PostfixConfigError(where, 'must be one line: a line break cannot be written into a master.cf %s'
+                                            % ('-o value' if 'options' in where else 'argument'))
+
+
 def service_from_spec(spec, position=None):
     """Build a MasterService from one ``master_cf`` option item (a dict)."""
     where = 'master_cf[%s]' % position if position is not None else 'master_cf'
@@ -247,6 +256,7 @@ def service_from_spec(spec, position=None):
         check_parameter_name(name, '%s options' % where)
         if value is None:
             raise PostfixConfigError('%s options.%s' % (where, name), 'a value is required (use an empty string for an empty value)')
+        _refuse_line_breaks(value, '%s options.%s' % (where, name))
         text = render_value(value, '%s options.%s' % (where, name))
         if '{' in text or '}' in text:
             raise PostfixConfigError('%s options.%s' % (where, name), 'braces are not allowed in -o values')
@@ -258,6 +268,7 @@ def service_from_spec(spec, position=None):
     for arg in raw_args:
         if isinstance(arg, (list, dict)) or arg is None:
             raise PostfixConfigError('%s args' % where, 'each argument must be a string')
+        _refuse_line_breaks(arg, '%s args' % where)
         text = render_value(arg, '%s args' % where)
         if text == '':
             raise PostfixConfigError('%s args' % where, 'empty arguments are not allowed')

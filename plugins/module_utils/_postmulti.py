@@ -22,6 +22,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
     PostfixConfigError,
     normalize_value,
 )
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _validate
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import MasterCf
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate import (
     RESTART_PARAMETERS,
@@ -63,7 +64,8 @@ class InstanceError(Exception):
 def check_name(name):
     if name == PRIMARY_NAME:
         return
-    if not isinstance(name, str) or not SECONDARY_NAME.match(name):
+    # The one instance-name rule of the collection (_validate), secondary form only here.
+    if not _validate.is_instance_name(name) or not SECONDARY_NAME.match(name):
         raise PostfixConfigError(
             'name', 'must be "postfix" (the primary instance) or "postfix-NAME" (letters, digits, ".", "_", "-"), '
                     'got %r' % (name,))

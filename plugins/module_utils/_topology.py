@@ -24,9 +24,9 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 from __future__ import annotations
 
 import ipaddress
-import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _validate
 
 JOBS = ("submission", "inbound_relay", "hub")
 TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound", "audit", "dns", "dkim"))
@@ -55,10 +55,6 @@ AUDIT_KEYS = frozenset(("recipient",))
 OUTBOUND_KEYS = frozenset(("method", "smarthost", "dns_servers"))
 SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
-_INSTANCE = re.compile(r"^postfix(-[a-z0-9][a-z0-9_-]*)?$")
-
 
 class TopologyError(ValueError):
     """Every problem found in a description; each message starts with the field it is about."""
@@ -76,20 +72,18 @@ class _Problems:
         self.items.append("%s: %s" % (field, message))
 
 
-def is_domain(text):
-    """A fully qualified mail domain: LDH labels, at least two, no trailing dot."""
-    if not isinstance(text, str) or not text or len(text) > 253 or text != text.strip():
-        return False
-    labels = text.lower().split(".")
-    return len(labels) >= 2 and all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+# One rule for domains and mail addresses, shared with the job settings.
+is_domain = _validate.is_domain
+is_address = _validate.is_mail_address
 
 
-def is_address(text):
-    """A mail address local@domain with a plain (unquoted) local part and an FQDN."""
-    if not isinstance(text, str) or text.count("@") != 1:
-        return False
-    local, domain = text.split("@")
-    return bool(_LOCAL_PART.match(local)) and not local.startswith(".") and ".." not in local and is_domain(domain)
+def _checked(problems, function, value, field, *args):
+    """``function(value, field)`` of _validate; None (and a problem) when it refuses."""
+    try:
+        return function(value, field, *args)
+    except _validate.InvalidInput as exc:
+        problems.add(exc.field, exc.message)
+        return None
 
 
 def _listen_address(value):
@@ -137,9 +131,14 @@ def _tls(problems, field, value):
     for key in TLS_REQUIRED_KEYS:
         if not isinstance(value.get(key), str) or not value.get(key):
             problems.add("%s.%s" % (field, key), "required (path of the PEM file on the host)")
+        else:
+            _checked(problems, _validate.check_text, value.get(key), "%s.%s" % (field, key))
     # ca_file: where an audit finds the CA that signed cert_file (on the host that runs the audit).
-    if value.get("ca_file") is not None and (not isinstance(value["ca_file"], str) or not value["ca_file"]):
-        problems.add(field + ".ca_file", "must be the path of a PEM CA certificate file")
+    if value.get("ca_file") is not None:
+        if not isinstance(value["ca_file"], str) or not value["ca_file"]:
+            problems.add(field + ".ca_file", "must be the path of a PEM CA certificate file")
+        else:
+            _checked(problems, _validate.check_text, value["ca_file"], field + ".ca_file")
     return {key: value.get(key) for key in sorted(TLS_KEYS)}
 
 
@@ -165,7 +164,10 @@ def _servers(problems, job, spec, domains, inventory_hosts):
         _check_keys(problems, where, server, SERVER_KEYS)
         host = server.get("host")
         if not isinstance(host, str) or not host:
-            problems.add(where + ".host", "required (an inventory hostname)")
+            problems.add(where + ".host", "required (an inventory hostname, a string)")
+            host = None
+        elif _checked(problems, _validate.check_text, host, where + ".host") is None:
+            host = None
         elif inventory_hosts is not None and host not in inventory_hosts:
             problems.add(where + ".host", "%r is not in the inventory" % host)
         address = None
@@ -181,11 +183,13 @@ def _servers(problems, job, spec, domains, inventory_hosts):
             problems.add(where + ".platform", "%r cannot serve %s; choose one of %s" % (platform, job, ", ".join(PLATFORMS[job])))
             platform = "postfix"
         hostname = server.get("hostname") or "%s.%s" % (job.replace("_", "-"), domains[0] if domains else "invalid")
-        if not is_domain(hostname):
-            problems.add(where + ".hostname", "%r is not a fully qualified host name" % hostname)
+        if _checked(problems, _validate.check_host_name, hostname, where + ".hostname") is None:
+            hostname = None
         instance = server.get("instance") or _default_instance(job, platform)
-        if platform == "postfix" and not _INSTANCE.match(str(instance)):
-            problems.add(where + ".instance", "%r is not a Postfix instance name (postfix or postfix-NAME)" % instance)
+        if platform == "postfix":
+            instance = _checked(problems, _validate.check_instance_name, instance, where + ".instance")
+        elif _checked(problems, _validate.check_text, instance, where + ".instance") is None:
+            instance = None
         servers.append({
             "field": where,
             "job": job,
@@ -250,13 +254,18 @@ def _users(problems, spec, domains):
         _check_keys(problems, where, user, USER_KEYS)
         login = user.get("login")
         # The logins end up in Dovecot's passwd-file (Postfix submission): its rules apply.
-        if not _dovecot_sasl.valid_login(login):
+        if not isinstance(login, str):
+            problems.add(where + ".login", "required: a string, got %s" % type(login).__name__)
+            login = None
+        elif not _dovecot_sasl.valid_login(login):
             problems.add(where + ".login", "required: letters, digits and . _ @ + - only")
         elif login in logins:
             problems.add(where + ".login", "%s is listed twice" % login)
         logins.add(login)
         if not isinstance(user.get("password"), str) or not user.get("password"):
-            problems.add(where + ".password", "required")
+            problems.add(where + ".password", "required (a string)")
+        else:
+            _checked(problems, _validate.check_secret, user.get("password"), where + ".password")
         senders = user.get("senders")
         if senders is None:
             senders = [login] if is_address(login) else []
@@ -283,15 +292,24 @@ def _outbound(problems, value):
             problems.add("outbound.smarthost.host", "required when outbound.method is smarthost")
         else:
             _check_keys(problems, "outbound.smarthost", raw, SMARTHOST_KEYS)
-            host = str(raw["host"]).strip("[]")
-            try:
-                ipaddress.ip_address(host)
-            except ValueError:
-                if not is_domain(host):
-                    problems.add("outbound.smarthost.host", "%r is neither an address nor a host name" % raw["host"])
+            host = raw["host"]
+            if not isinstance(host, str):
+                problems.add("outbound.smarthost.host", "must be an address or a host name (a string), got %s" % type(host).__name__)
+                host = None
+            else:
+                host = host.strip("[]")
+                try:
+                    ipaddress.ip_address(host)
+                except ValueError:
+                    if not is_domain(host):
+                        problems.add("outbound.smarthost.host", "%r is neither an address nor a host name" % raw["host"])
             tls = raw.get("tls", "may")
             if tls not in SMARTHOST_TLS:
                 problems.add("outbound.smarthost.tls", "%r is not one of %s" % (tls, ", ".join(SMARTHOST_TLS)))
+            if raw.get("username") not in (None, ""):
+                _checked(problems, _validate.check_sasl_login, raw.get("username"), "outbound.smarthost.username")
+            if raw.get("password") not in (None, ""):
+                _checked(problems, _validate.check_secret, raw.get("password"), "outbound.smarthost.password")
             if bool(raw.get("username")) != bool(raw.get("password")):
                 problems.add("outbound.smarthost", "username and password go together")
             if raw.get("password") and tls != "encrypt":

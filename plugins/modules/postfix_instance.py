@@ -84,6 +84,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  queued:
+    description:
+      - What O(state=absent) does with mail still in the instance's queue. Removing an instance with queued
+        mail would lose that mail.
+      - V(refuse) fails before anything is stopped while the queue is not empty (the instance keeps serving).
+      - V(flush) asks the running instance to deliver its queue (C(postqueue -f)) and waits up to 30 seconds;
+        when mail is still queued then, it refuses like V(refuse).
+      - V(drop) deletes the queued mail (C(postsuper -d ALL)) after stopping the instance.
+    type: str
+    choices: [refuse, flush, drop]
+    default: refuse
   enabled:
     description:
       - Whether the instance starts with the others (C(multi_instance_enable)), for example at boot.
@@ -181,6 +192,11 @@ removed_directories:
   type: list
   elements: str
   sample: ["/etc/postfix-old", "/var/lib/postfix-old", "/var/spool/postfix-old"]
+dropped_messages:
+  description: Queue files deleted because O(queued=drop) (0 when nothing was queued).
+  returned: when state=absent and the instance existed
+  type: int
+  sample: 0
 enabled:
   description: Whether the instance is enabled after the run (secondary instances; always true for the primary).
   returned: when state=present

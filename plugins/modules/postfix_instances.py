@@ -16,7 +16,9 @@ description:
     that serves several jobs (submission, inbound relay, hub) costs one round trip.
   - Every instance is first checked without changing anything; when the configuration of any instance is
     refused, the task fails before any instance is touched. Then the instances that need a change are
-    converged in list order.
+    converged in list order; when one of them fails then, the instances this task changed before it are
+    put back (their previous files, and a reload where this task had reloaded them), so that the host's
+    instances change together or not at all.
   - The C(mailrelay.smtp.postfix) role uses this module.
 author: Mailrelay Maintainers (@mailrelay)
 attributes:
@@ -34,7 +36,7 @@ options:
   instances:
     description:
       - The instances. Each item takes the options of M(mailrelay.smtp.postfix_instance) - C(name) (required),
-        C(state), C(config_dir), C(group), C(enabled), C(service_state), C(main_cf), C(main_cf_mode),
+        C(state), C(queued), C(config_dir), C(group), C(enabled), C(service_state), C(main_cf), C(main_cf_mode),
         C(master_cf), C(master_cf_mode), C(maps), C(validate) and C(allow_unused_parameters) - with the same
         meaning and defaults.
       - Values of tables marked C(secret) are never shown, in any instance.
@@ -117,6 +119,7 @@ missing_packages:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
@@ -143,11 +146,40 @@ def _validated_instances(module):
     return instances
 
 
-def _converge_one(module, host, params, check_mode):
+def _converge_one(module, host, params, check_mode, done=()):
     try:
         return run(params, host, check_mode, module._diff)
     except POSTFIX_ERRORS as exc:
-        module.fail_json(name=params['name'], **failure(exc, params['name'], unchanged='no instance was changed'))
+        unchanged = 'no instance was changed'
+        if done:
+            put_back, failed = _put_back(host, done)
+            unchanged = 'the instances this task had changed before it were put back (%s)' % ', '.join(put_back)
+            if failed:
+                unchanged = 'ROLLBACK FAILED for %s; %s' % ('; '.join(failed), unchanged)
+        module.fail_json(name=params['name'], **failure(exc, params['name'], unchanged=unchanged))
+
+
+def _put_back(host, done):
+    """Undo the instances converged earlier in this task (one transaction per host)."""
+    put_back = []
+    failed = []
+    for params, result in reversed(done):
+        name = params['name']
+        try:
+            instance = postmulti.find_instance(host, name, params['config_dir'])
+            if result.get('created'):
+                if postmulti.running_pid(host, instance):
+                    postmulti.stop(host, instance)
+                postmulti.destroy_instance(host, instance)
+            elif engine.has_previous(host, instance.config_dir):
+                engine.restore_previous(host, instance.config_dir)
+                instance = postmulti.find_instance(host, name, params['config_dir'])
+                if result.get('service_action') and postmulti.running_pid(host, instance):
+                    postmulti.reload(host, instance)
+            put_back.append(name)
+        except Exception as exc:  # pylint: disable=broad-except
+            failed.append('%s: %s' % (name, exc))
+    return put_back, failed
 
 
 def _missing_packages(module, packages):
@@ -187,10 +219,15 @@ def main():
     planned = [_converge_one(module, host, params, check_mode=True) for params in instances]
     results = planned
     if not module.check_mode:
-        results = [
-            _converge_one(module, host, params, check_mode=False) if plan['changed'] else plan
-            for params, plan in zip(instances, planned)
-        ]
+        results = []
+        done = []
+        for params, plan in zip(instances, planned):
+            if not plan['changed']:
+                results.append(plan)
+                continue
+            result = _converge_one(module, host, params, check_mode=False, done=done)
+            done.append((params, result))
+            results.append(result)
 
     diff = []
     for result in results:

@@ -29,7 +29,7 @@ ROLE_ONLY = {
     "submission": {"submission_postfix_defer", "submission_hash_iterations", "submission_dovecot_manage",
                    "submission_sasl_path", "submission_sender_login_maps"},
     "inbound_relay": {"inbound_relay_postfix_defer"},
-    "hub": {"hub_postfix_defer"},
+    "hub": {"hub_postfix_defer", "hub_relay_networks"},
 }
 # Topology settings that choose the platform rather than configure it.
 NOT_COLLECTED = {"platform"}
@@ -53,9 +53,11 @@ def topology_variables(job):
 
 
 def site_mapping(job):
-    """The variables playbooks/site.yml passes to the job role's include."""
+    """The variables playbooks/site.yml passes to the job role's include (its main entry point)."""
     (play,) = load("playbooks", "site.yml")
-    (task,) = [task for task in play["tasks"] if (task.get("ansible.builtin.include_role") or {}).get("name") == "mailrelay.smtp." + job]
+    includes = [task.get("ansible.builtin.include_role") or {} for task in play["tasks"]]
+    (task,) = [task for task, include in zip(play["tasks"], includes)
+               if include.get("name") == "mailrelay.smtp." + job and "tasks_from" not in include]
     return task["vars"]
 
 

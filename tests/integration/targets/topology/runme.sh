@@ -87,6 +87,28 @@ while IFS=$'\t' read -r name expected; do
 done <"$bad_dir/cases"
 rm -rf "$bad_dir"
 
+echo "== a change one host refuses, with a password change: nothing changes anywhere"
+# The hub moves to an address that is valid but not configured on the host, and a
+# user's password changes: the preflight refuses before any file (Dovecot's users too) changes.
+before=$(config_sums)
+refused_vars=$(mktemp --suffix=.json)
+"${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" - "$here/vars/lab.yml" "$refused_vars" <<'PY'
+import json, sys, yaml
+variables = yaml.safe_load(open(sys.argv[1]))
+topology = variables['mailrelay_topology']
+topology['hub']['servers'][0]['address'] = '127.0.5.19'
+topology['submission']['users'][0]['password'] = 'topo-Pa55-changed'
+json.dump(variables, open(sys.argv[2], 'w'))
+PY
+if ansible-playbook "${inventory[@]}" -e "@$refused_vars" mailrelay.smtp.site >"$log" 2>&1; then
+  fail "site.yml succeeded with an unconfigured hub address"
+fi
+rm -f "$refused_vars"
+grep -q 'Check the Postfix instances of every host before any host changes' "$log" || fail "the preflight did not run"
+grep -q 'main_cf.inet_interfaces: address 127.0.5.19 is not assigned to a local interface' "$log" || fail "no message about the hub address"
+! grep -q 'Write the submission users for Dovecot SASL' "$log" || fail "the users were written"
+[[ $(config_sums) == "$before" ]] || fail "files changed although a host refused the change"
+
 echo "== mail paths and relay audit"
 ansible-playbook "${inventory[@]}" "$here/prove.yml" >"$log" 2>&1 || fail "proof failed"
 grep -q '0 failed' "$log" || fail "no audit summary"

@@ -334,3 +334,33 @@ def test_a_failing_commit_puts_the_previous_files_back(config_dir):
         converge(BrokenRename(), request)
     assert checksums(config_dir) == sums
     assert not any(name.startswith('.mailrelay-stage') for name in os.listdir(config_dir))
+
+
+def test_database_drift_is_found_by_content_and_needs_a_reload():
+    text = HEADER + 'example.com smtp:[hub]\n'
+    req = request(maps=[{'name': 'transport', 'entries': {'example.com': 'smtp:[hub]'}}])
+    source, databases = map_state(text, source_mtime=300, db_mtime=200)
+    databases[0].digest = 'aaaa'
+    # The database is older than its source but is what was built from it: no change.
+    same = plan_changes(req, CurrentState(FileState(''), FileState(MASTER), [(source, databases)],
+                                          {'/etc/postfix-x/transport.db': 'aaaa'}))
+    assert not same.changed
+    # Replaced behind the unchanged source (a newer file, other bytes): rebuilt, and reloaded.
+    databases[0].digest = 'bbbb'
+    replaced = plan_changes(req, CurrentState(FileState(''), FileState(MASTER), [(source, databases)],
+                                              {'/etc/postfix-x/transport.db': 'aaaa'}))
+    assert replaced.maps[0].rebuild and replaced.maps[0].drift and not replaced.maps[0].write
+    assert replaced.reload_needed and replaced.summary()['maps']['postmapped'] == ['/etc/postfix-x/transport']
+    # Deleted: rebuilt and reloaded as well.
+    deleted = plan_changes(req, state(maps=[map_state(text, db=False)]))
+    assert deleted.maps[0].drift and deleted.reload_needed
+
+
+def test_listeners_mode_removes_undeclared_inet_services_only():
+    current = MASTER + '2525      inet  n       -       n       -       -       smtpd\npickup    unix  n       -       y       60      1       pickup\n'
+    req = request(master_cf=[{'service': '2526', 'type': 'inet', 'command': 'smtpd', 'private': 'n', 'chroot': 'n'}],
+                  master_cf_mode='listeners')
+    plan = plan_changes(req, CurrentState(FileState(''), FileState(current), []))
+    assert sorted(plan.master_changes.as_dict()['removed']) == ['2525/inet', 'smtp/inet']
+    assert plan.master_changes.as_dict()['added'] == ['2526/inet']
+    assert 'pickup    unix' in plan.master_after

@@ -123,3 +123,12 @@ def test_every_job_listens_on_its_own_port_only(job):
     instance = jobs.instance_for(job, settings_of(job, port=2526))
     listeners = [s for s in instance["master_cf"] if s["type"] == "inet" and s.get("state", "present") == "present"]
     assert [(s["service"], s["chroot"]) for s in listeners] == [("2526", "n")]
+
+
+def test_removed_smarthost_credentials_take_their_parameters_along():
+    for smarthost, method in (({"host": "smtp.example.net", "port": 587, "tls": "may"}, "smarthost"), (None, "dns")):
+        instance = jobs.hub(settings_of("hub", smarthost=smarthost, outbound_method=method))
+        main = instance["main_cf"]
+        assert main["smtp_sasl_password_maps"] is None and main["smtp_sasl_auth_enable"] is False
+        assert {"name": "sasl_passwd", "state": "absent"} in instance["maps"]
+        assert instance["master_cf_mode"] == "listeners"

@@ -281,6 +281,8 @@ def test_jobs_by_host_walks_the_servers_once(monkeypatch):
     monkeypatch.setattr(_topology._Wiring, "__init__", counting_init)
     by_host = _topology.jobs_by_host(topology)
     assert len(by_host) == 7 and len(built) == 1
+
+
 def test_audit_targets_verify_tls_against_the_named_ca_and_the_server_name():
     desc = description(tls=dict(TLS, ca_file="/etc/ssl/mail-ca.pem"))
     desc["hub"]["tls"] = dict(TLS)  # its own material, no CA named

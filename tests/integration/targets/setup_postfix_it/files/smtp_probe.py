@@ -41,6 +41,9 @@ def main(argv):
         return 1
     if action == 'hold':
         listener = socket.socket()
+        # SO_REUSEADDR: a connection of an earlier test in TIME_WAIT does not block the
+        # bind; without SO_REUSEPORT, Postfix still cannot share the port.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
         listener.listen(1)
         time.sleep(int(argv[4]))

@@ -1,0 +1,302 @@
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Is a Postfix instance serving? Checks before a change and proof after it.
+
+Private to the collection. Before anything changes: every address and port
+the new configuration listens on is free or held by this instance's own
+master(8), and every certificate/key pair matches, is readable and is not
+expired. After a start, reload or restart: the master runs, every listener
+accepts a TCP connection, greets as this Postfix (its own smtpd_banner) and,
+where TLS is offered, completes STARTTLS with the configured certificate.
+
+The rules here are pure; what they need from the host comes from the
+``host`` argument (see _postfix_host.LocalHost).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import MainCf
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master import MasterCf
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate import (
+    ANY_ADDRESS,
+    listen_endpoints,
+    parse_postconf,
+    parse_postconf_services,
+)
+
+# TCP state LISTEN in /proc/net/tcp and tcp6.
+LISTEN_STATE = '0A'
+WILDCARDS = ('0.0.0.0', '::')
+# Certificate/key parameter pairs Postfix loads (server and client side).
+TLS_PAIRS = (
+    ('smtpd_tls_cert_file', 'smtpd_tls_key_file'),
+    ('smtpd_tls_eccert_file', 'smtpd_tls_eckey_file'),
+    ('smtpd_tls_dcert_file', 'smtpd_tls_dkey_file'),
+    ('smtp_tls_cert_file', 'smtp_tls_key_file'),
+    ('smtp_tls_eccert_file', 'smtp_tls_eckey_file'),
+    ('smtp_tls_dcert_file', 'smtp_tls_dkey_file'),
+)
+TLS_OFFERED_LEVELS = ('may', 'encrypt')
+HEALTH_WAIT = (0.2, 25)   # poll interval (s), attempts per listener: at most about 5 s
+
+
+class ServiceFailed(Exception):
+    """The instance does not serve after a change; ``rolled_back`` tells what was put back."""
+
+    def __init__(self, message, rollback_failed=False):
+        super().__init__(message)
+        self.rollback_failed = rollback_failed
+
+
+# ---------------------------------------------------------------------------
+# Listening sockets (pure parsing of /proc/net/tcp and tcp6)
+# ---------------------------------------------------------------------------
+
+def _proc_address(text):
+    """Address of a /proc/net/tcp(6) hex field (host byte order per 32-bit word)."""
+    raw = bytes.fromhex(text)
+    words = [raw[index:index + 4][::-1] for index in range(0, len(raw), 4)]
+    return str(ipaddress.ip_address(b''.join(words)))
+
+
+def parse_proc_net_tcp(text):
+    """``[(address, port, inode)]`` of the LISTEN sockets in /proc/net/tcp or tcp6 text."""
+    sockets = []
+    for line in (text or '').splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != LISTEN_STATE:
+            continue
+        address, _sep, port = fields[1].partition(':')
+        try:
+            sockets.append((_proc_address(address), int(port, 16), int(fields[9])))
+        except ValueError:
+            continue
+    return sockets
+
+
+def _covers(listening_address, address):
+    """True when a socket bound to ``listening_address`` takes connections for ``address``."""
+    if listening_address == address or listening_address in WILDCARDS or address == ANY_ADDRESS:
+        return True
+    mapped = ipaddress.ip_address(listening_address)
+    return getattr(mapped, 'ipv4_mapped', None) is not None and str(mapped.ipv4_mapped) == address
+
+
+def holders(endpoint, listening):
+    """Inodes of the listening sockets that take connections for ``endpoint``."""
+    address, port = endpoint
+    return [inode for other, other_port, inode in listening if other_port == port and _covers(other, address)]
+
+
+def describe_endpoint(endpoint):
+    address, port = endpoint
+    if address == ANY_ADDRESS:
+        return 'port %d on every address' % port
+    return '[%s]:%d' % (address, port) if ':' in address else '%s:%d' % (address, port)
+
+
+def _owner_text(owners):
+    if not owners:
+        return 'a process this module cannot see'
+    return ', '.join('%s, pid %d' % (command, pid) for pid, command in owners)
+
+
+# ---------------------------------------------------------------------------
+# Listeners a configuration declares
+# ---------------------------------------------------------------------------
+
+def service_endpoints(main_text, master_text, port_number, resolve):
+    """``[(service label, (address, port))]`` of the inet services, in master.cf order."""
+    params = MainCf(main_text or '').parameters()
+    result = []
+    for service in MasterCf(master_text or '').services:
+        for endpoint in sorted(listen_endpoints(params, [service], port_number, resolve)):
+            result.append((service.label, endpoint))
+    return result
+
+
+def port_problems(host, main_text, master_text, own_master_pid):
+    """Problems: listen endpoints of the new configuration that another process holds.
+
+    A socket held by this instance's running master (``own_master_pid``) is
+    ours: a reload keeps it. Anything else makes Postfix fail to start or
+    kills its master on reload.
+    """
+    endpoints = service_endpoints(main_text, master_text, host.port_number, host.resolve)
+    if not endpoints:
+        return []
+    listening = host.listening_sockets()
+    problems = []
+    taken = {}
+    for label, endpoint in endpoints:
+        inodes = holders(endpoint, listening)
+        if inodes:
+            taken[(label, endpoint)] = inodes
+    if not taken:
+        return []
+    owners = host.socket_owners(set(inode for inodes in taken.values() for inode in inodes))
+    for (label, endpoint), inodes in taken.items():
+        processes = []
+        for inode in inodes:
+            processes.extend(owners.get(inode, []))
+        if own_master_pid and any(pid == own_master_pid for pid, _command in processes):
+            continue
+        problems.append('master_cf %s: %s is in use by another process (%s)' % (
+            label, describe_endpoint(endpoint), _owner_text(sorted(set(processes)))))
+    return sorted(problems)
+
+
+# ---------------------------------------------------------------------------
+# Certificates and keys (before anything changes)
+# ---------------------------------------------------------------------------
+
+def tls_pairs(params):
+    """``[(cert parameter, cert, key parameter, key)]`` set in ``params``.
+
+    An unset key parameter means the key is in the certificate file.
+    """
+    pairs = []
+    for cert_name, key_name in TLS_PAIRS:
+        cert = (params.get(cert_name) or '').strip()
+        if not cert:
+            continue
+        key = (params.get(key_name) or '').strip() or cert
+        pairs.append((cert_name, cert, key_name, key))
+    return pairs
+
+
+def tls_problems(params, host, where_format='main_cf.%s', checked=None):
+    """Problems with the certificate/key pairs of one set of expanded parameters.
+
+    Each pair must load (the key readable, not protected by a passphrase and
+    matching the certificate: Postfix loads it as root at start and every
+    STARTTLS fails otherwise), and the certificate must not be expired.
+    ``checked`` collects pairs already looked at, so that each is looked at once.
+    """
+    problems = []
+    for cert_name, cert, key_name, key in tls_pairs(params):
+        if not cert.startswith('/') or not key.startswith('/'):
+            continue
+        if not (host.exists(cert) and host.exists(key)):
+            continue   # reported as a missing file by the generic check
+        if checked is not None:
+            if (cert, key) in checked:
+                continue
+            checked.add((cert, key))
+        problem = host.tls_pair_problem(cert, key)
+        if problem:
+            problems.append('%s / %s: %s' % (where_format % cert_name, where_format % key_name, problem))
+            continue
+        expired = host.certificate_expired(cert)
+        if expired:
+            problems.append('%s: certificate %s %s' % (where_format % cert_name, cert, expired))
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# Proof that an instance serves (after a change)
+# ---------------------------------------------------------------------------
+
+class Listener:
+    """One listener to prove: where, what greeting, whether STARTTLS is offered and with which certificate."""
+
+    def __init__(self, label, endpoint, banner, tls_cert):
+        self.label = label
+        self.endpoint = endpoint
+        self.banner = banner
+        self.tls_cert = tls_cert
+
+    @property
+    def connect_address(self):
+        address = self.endpoint[0]
+        return '127.0.0.1' if address == ANY_ADDRESS else address
+
+
+def expected_listeners(host, config_dir, main_text, master_text):
+    """The listeners an instance's configuration declares, with its expanded banner and TLS settings."""
+    postconf = host.command('postconf')
+    rc, out, _err = host.run([postconf, '-c', config_dir, '-x', 'smtpd_banner',
+                              'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_use_tls'])
+    base = parse_postconf(out) if rc == 0 else {}
+    rc, out, _err = host.run([postconf, '-c', config_dir, '-P', '-x'])
+    overrides = parse_postconf_services(out) if rc == 0 else {}
+    listeners = []
+    for label, endpoint in service_endpoints(main_text, master_text, host.port_number, host.resolve):
+        service, _slash, service_type = label.rpartition('/')
+        params = dict(base)
+        params.update(overrides.get((service, service_type), {}))
+        level = (params.get('smtpd_tls_security_level') or '').lower()
+        if not level and (params.get('smtpd_use_tls') or '').lower() == 'yes':
+            level = 'may'
+        cert = params.get('smtpd_tls_cert_file') or ''
+        tls_cert = cert if level in TLS_OFFERED_LEVELS and cert.startswith('/') else None
+        listeners.append(Listener(label, endpoint, params.get('smtpd_banner') or '', tls_cert))
+    return listeners
+
+
+def listener_problem(host, listener, own_master_pid):
+    """None when ``listener`` greets as this Postfix (and completes STARTTLS); otherwise why not."""
+    interval, attempts = HEALTH_WAIT
+    result = None
+    expected = listener.banner.splitlines()[0].strip() if listener.banner else ''
+    for _attempt in range(attempts):
+        result = host.smtp_session(listener.connect_address, listener.endpoint[1], listener.tls_cert is not None)
+        if not result.get('error') and result.get('greeting', '').startswith('220 ' + expected):
+            break
+        host.sleep(interval)
+    where = 'master_cf %s: %s' % (listener.label, describe_endpoint(listener.endpoint))
+    greeting = result.get('greeting') or ''
+    if result.get('error') or not greeting.startswith('220 ' + expected):
+        inodes = holders(listener.endpoint, host.listening_sockets())
+        owners = host.socket_owners(set(inodes))
+        processes = sorted(set(process for inode in inodes for process in owners.get(inode, [])))
+        if processes and not any(pid == own_master_pid for pid, _command in processes):
+            return '%s is in use by another process (%s)' % (where, _owner_text(processes))
+        if result.get('error'):
+            return '%s does not answer: %s' % (where, result['error'])
+        return '%s answers with %r, not with the greeting of this Postfix (%r)' % (where, greeting, '220 ' + expected)
+    if listener.tls_cert:
+        if result.get('tls_error'):
+            return '%s: STARTTLS fails: %s' % (where, result['tls_error'])
+        wanted = host.certificate_der(listener.tls_cert)
+        if wanted and result.get('peer_certificate') != wanted:
+            return '%s: STARTTLS presents another certificate than %s' % (where, listener.tls_cert)
+    return None
+
+
+def serving_problems(host, instance, own_master_pid):
+    """Every reason why ``instance`` (a _postmulti.Instance) does not serve as configured."""
+    if not own_master_pid:
+        return ['%s: the master process does not run' % instance.name]
+    master_text = host.read(instance.config_dir + '/master.cf') or ''
+    main_text = host.read(instance.config_dir + '/main.cf') or ''
+    problems = []
+    for listener in expected_listeners(host, instance.config_dir, main_text, master_text):
+        problem = listener_problem(host, listener, own_master_pid)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _declared(address, port, wanted_endpoints):
+    for wanted_address, wanted_port in wanted_endpoints:
+        if wanted_port == port and (wanted_address in (address, ANY_ADDRESS) or address in WILDCARDS):
+            return True
+    return False
+
+
+def stale_listeners(host, wanted_endpoints, own_master_pid):
+    """Endpoints the master still listens on although the configuration no longer declares them."""
+    if not own_master_pid:
+        return []
+    listening = host.listening_sockets()
+    owners = host.socket_owners(set(inode for _address, _port, inode in listening))
+    stale = set()
+    for address, port, inode in listening:
+        if any(pid == own_master_pid for pid, _command in owners.get(inode, [])) \
+                and not _declared(address, port, wanted_endpoints):
+            stale.add((address, port))
+    return sorted(stale)
