@@ -10,6 +10,8 @@ apt_packages=(
   dovecot-core swaks sasl2-bin libsasl2-modules
   dnsmasq nftables iproute2 openssl rsync make shellcheck
   python3 python3-venv python3-apt ca-certificates
+  # ansible-test needs ssh-keygen; swaks needs Net::SSLeay for STARTTLS (not pulled in without recommends)
+  openssh-client libnet-ssleay-perl
 )
 
 missing=()
