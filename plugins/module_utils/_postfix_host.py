@@ -29,6 +29,10 @@ class HostError(Exception):
     """A host operation failed; the message says which and why."""
 
 
+class NoTerminal(HostError):
+    """No pseudo-terminal can be opened here (a minimal container without devpts)."""
+
+
 class LocalHost:
     """Files, processes and sockets of the machine the module runs on."""
 
@@ -286,12 +290,15 @@ class LocalHost:
         Postfix commands print their diagnostics on stderr only when it is a
         terminal; otherwise they go to syslog or maillog_file, where nobody
         reads them (``postfix check`` then fails with exit status 1 and no
-        message at all).
+        message at all). Raises NoTerminal when no pseudo-terminal can be opened.
         """
         import pty  # pylint: disable=import-outside-toplevel
         import select  # pylint: disable=import-outside-toplevel
         import subprocess  # pylint: disable=import-outside-toplevel
-        master, slave = pty.openpty()
+        try:
+            master, slave = pty.openpty()
+        except (IOError, OSError) as exc:
+            raise NoTerminal('cannot open a pseudo-terminal: %s' % (exc.strerror or exc))
         try:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True)
         except (IOError, OSError) as exc:
