@@ -86,6 +86,53 @@ class LocalHost:
         return os.path.isdir(path)
 
     @staticmethod
+    def isfile(path):
+        """True for a regular file, also through a symbolic link."""
+        return os.path.isfile(path)
+
+    @staticmethod
+    def islink(path):
+        return os.path.islink(path)
+
+    @staticmethod
+    def sync_file(src, dst, mode=0o644):
+        """Make ``dst`` a copy (owned by root when run as root) of ``src``'s content (links followed) with ``mode``; True when it changed.
+
+        The copy is written next to ``dst`` and renamed over it, so a reader
+        never sees half a file.
+        """
+        try:
+            with open(src, 'rb') as handle:
+                data = handle.read()
+            try:
+                with open(dst, 'rb') as handle:
+                    same = handle.read() == data
+                status = os.lstat(dst)
+                if same and (status.st_mode & 0o7777) == mode and status.st_uid == os.geteuid() and not os.path.islink(dst):
+                    return False
+            except (IOError, OSError):
+                pass
+            directory = os.path.dirname(dst)
+            os.makedirs(directory, 0o755, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix='.mailrelay-', dir=directory)
+            try:
+                try:
+                    os.write(fd, data)
+                    os.fchmod(fd, mode)
+                    if os.geteuid() == 0:
+                        os.fchown(fd, 0, 0)
+                finally:
+                    os.close(fd)
+                os.rename(temp, dst)
+            except (IOError, OSError):
+                if os.path.exists(temp):
+                    os.unlink(temp)
+                raise
+            return True
+        except (IOError, OSError) as exc:
+            raise HostError('cannot copy %s to %s: %s' % (src, dst, exc.strerror or exc))
+
+    @staticmethod
     def listdir(path):
         try:
             return sorted(os.listdir(path))
