@@ -344,7 +344,8 @@ def test_postfix_check_where_the_kernel_gives_no_pseudo_terminal(config_dir):
     script = 'mount --bind /dev/null /dev/ptmx && exec "$0" -c "$1" "$2"'
     done = subprocess.run(['unshare', '-m', 'sh', '-c', script, sys.executable, _REAL_NO_PTY, config_dir],
                           capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
-    if 'mount' in done.stderr and done.returncode != 0:
+    if done.returncode != 0 and done.stderr.startswith(('unshare:', 'mount:')):
+        # a chroot or a container without CAP_SYS_ADMIN
         pytest.skip('cannot make a mount namespace here: %s' % done.stderr.strip())
     assert done.returncode == 0, done.stderr
     assert 'postfix check failed' in done.stdout and 'chdir(/proc/not-here)' in done.stdout, done.stdout
