@@ -431,6 +431,26 @@ class LocalHost:
             sock.close()
 
     @staticmethod
+    def bind_error(address, port):
+        """Why a TCP listener on ``address`` (``*``: every address) and ``port`` cannot be opened now, or None."""
+        if address == '*':
+            address = '0.0.0.0'
+        family = socket.AF_INET6 if ':' in address else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
+        try:
+            # as master(8) binds: a port in TIME_WAIT is not "in use"
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
+            return None
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
+        finally:
+            sock.close()
+
+    @staticmethod
     def port_number(name):
         """TCP port of a master.cf service name (Postfix's known_tcp_ports first, then services(5))."""
         from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_validate import KNOWN_TCP_PORTS  # pylint: disable=import-outside-toplevel

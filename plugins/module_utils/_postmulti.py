@@ -474,9 +474,30 @@ def start(host, instance, root='/'):
         write_restart_stamp(host, instance)
         return
     said = (err.strip() or out.strip()).replace('\n', ' | ')
-    raise InstanceError('%s failed (exit status %d)%s; %s' % (
+    raise InstanceError('%s failed (exit status %d)%s; %s%s' % (
         ' '.join([posixpath.basename(argv[0])] + argv[1:]), rc, ': %s' % said if said else ' without a message',
-        log_excerpt(host, instance, offset)))
+        log_excerpt(host, instance, offset), ''.join('; %s' % problem for problem in listener_problems(host, instance))))
+
+
+def listener_problems(host, instance):
+    """After a failed start: the instance's listen addresses and ports that cannot be bound, and why.
+
+    Postfix 3.10's master(8) logs only through postlogd(8), which is not
+    running yet when binding a listener fails, so that reason reaches no log
+    (Postfix 3.7 wrote it to maillog_file directly); a bind test tells it.
+    """
+    if running_pid(host, instance):
+        return []
+    master_text = host.read(posixpath.join(instance.config_dir, 'master.cf')) or ''
+    endpoints = listen_endpoints(instance.main.parameters(), MasterCf(master_text).services, host.port_number, host.resolve)
+    problems = []
+    for address, port in sorted(endpoints, key=lambda item: (item[1], item[0])):
+        error = host.bind_error(address, port)
+        if error:
+            where = '%s:%d' % ('[%s]' % address if ':' in address else address, port)
+            problems.append('%s cannot be bound: %s%s' % (
+                where, error, ' (another process listens there)' if 'in use' in error else ''))
+    return problems
 
 
 def stop(host, instance):

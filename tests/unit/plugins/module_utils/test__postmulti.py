@@ -409,3 +409,35 @@ def test_start_and_stop_under_systemd_go_through_the_unit(tmp_path):
     assert calls[0] == ['systemctl', 'start', 'postfix@a.service']
     assert ['systemctl', 'stop', 'postfix@a.service'] in calls
     assert (queue / 'etc/resolv.conf').exists()
+
+
+def test_a_failed_start_names_the_listener_another_process_holds(tmp_path):
+    """Postfix 3.10 logs nothing when master(8) cannot bind: the module tests the listeners itself."""
+    import socket
+    holder = socket.socket()
+    holder.bind(('127.0.0.1', 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        instance, queue = chroot_instance(tmp_path, '127.0.0.1:%d inet n - n - - smtpd\n' % port,
+                                          'inet_interfaces = 127.0.0.1\nmaillog_file = %s/x.log\n' % tmp_path)
+        write(str(tmp_path / 'x.log'), '')
+
+        class Failing(Host):
+            def run(self, argv, data=None, env=None):
+                super().run(argv, data, env)
+                return 1, '', 'postfix-a/postlog: fatal: mail system startup failed'
+
+            @staticmethod
+            def sleep(seconds):
+                return None
+
+        with pytest.raises(postmulti.InstanceError) as info:
+            postmulti.start(Failing(Recorder()), instance, root=str(fake_root(tmp_path)))
+        message = str(info.value)
+        assert 'x.log has no new lines' in message
+        assert '127.0.0.1:%d cannot be bound: Address already in use (another process listens there)' % port in message
+    finally:
+        holder.close()
+    # with the port free again, nothing is blamed on it
+    assert postmulti.listener_problems(Host(Recorder()), instance) == []
