@@ -14,7 +14,7 @@ description:
   - Converges, in one call, an authentication-only Dovecot instance for one Postfix instance
     (C(smtpd_sasl_type = dovecot)) - its configuration, its passwd-file of hashed passwords and its
     process.
-  - The configuration is written in the syntax of the Dovecot installed on the host (C(dovecot --version)):
+  - The configuration is written in the syntax of the Dovecot installed on the host (C(dovecot --version)),
     Dovecot 2.3 (Debian 12, Ubuntu 22.04 and 24.04) or Dovecot 2.4 (Debian 13), with the same behaviour.
   - Passwords are stored as Dovecot C({SHA512-CRYPT}) hashes with O(hash_iterations) rounds, which Dovecot
     2.3 and 2.4 both verify. A stored hash that still matches its password and round count is kept, so a
