@@ -523,6 +523,8 @@ def validate(params):
 
 def installed_syntax(host):
     """The configuration syntax ('2.3' or '2.4') of the Dovecot installed on ``host``."""
+    if not host.exists(host.DOVECOT):
+        raise SaslError("%s not found; is dovecot-core installed?" % host.DOVECOT)
     try:
         rc, out, err = host.run([host.DOVECOT, "--version"])
     except OSError as exc:

@@ -180,7 +180,14 @@ def test_invalid_configuration_leaves_everything_as_it_was(host, capsys):
     assert sorted(os.listdir(host.config_dir)) == ["postfix-sub.conf", "postfix-sub.users"]
 
 
-def test_missing_dovecot_is_named(host, capsys, monkeypatch):
+def test_dovecot_not_installed_is_named(host, capsys, monkeypatch):
+    monkeypatch.setattr(sasl.LocalHost, "DOVECOT", "/nonexistent/sbin/dovecot")
+    code, result, dummy = run(host, capsys)
+    assert code == 1 and result["msg"] == "/nonexistent/sbin/dovecot not found; is dovecot-core installed?"
+    assert actions(host) == [] and not os.path.exists(host.config_dir)
+
+
+def test_broken_dovecot_is_named(host, capsys, monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kw: (127, "", "No such file"))
     code, result, dummy = run(host, capsys)
     assert code == 1 and "is dovecot-core installed?" in result["msg"]
