@@ -68,10 +68,9 @@ options:
       chroot:
         description:
           - Chrooted service. V(true)/V(y), V(false)/V(n), or C(-) for the default.
-          - Debian's C(master.cf) chroots most services; M(mailrelay.smtp.postfix_instance) runs
-            Debian's C(configure-instance.sh) before it starts an instance, which copies what a
-            chrooted service needs (C(resolv.conf), C(hosts), NSS libraries) into the queue
-            directory.
+          - Debian's C(master.cf) chroots most services; M(mailrelay.smtp.postfix_instance) copies
+            what a chrooted service needs (C(resolv.conf), C(hosts), NSS libraries) into the queue
+            directory before it starts an instance.
         type: raw
       wakeup:
         description:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config import (
     EXCLUSIVE_KEEP,
@@ -36,6 +37,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_master imp
     service_from_spec,
 )
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_health import TLS_PAIRS, tls_problems
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import NoTerminal
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_maps import (
     MAP_TYPES,
     database_paths,
@@ -613,7 +615,9 @@ def _postfix_check(host, stage, params):
     Postfix prints diagnostics on stderr only when it is a terminal, and
     postfix-script logs its own verdict to maillog_file: the copy logs to
     /dev/stdout instead, so the verdict is captured and the live log is not
-    written. The staged files themselves stay as they are.
+    written. The staged files themselves stay as they are. Where no
+    pseudo-terminal can be opened, the diagnostics are read from the logs
+    instead (``_check_without_terminal``).
     """
     check_dir = posixpath.join(stage.path, 'check')
     host.makedirs(check_dir, 0o755)
@@ -623,7 +627,11 @@ def _postfix_check(host, stage, params):
     for name, text in (('main.cf', main_text), ('master.cf', stage.master_text)):
         host.write(posixpath.join(check_dir, name), text, 0o644)
         host.backdate(posixpath.join(check_dir, name))
-    rc, output = host.run_tty([host.command('postfix'), '-c', check_dir, 'check'])
+    argv = [host.command('postfix'), '-c', check_dir, 'check']
+    try:
+        rc, output = host.run_tty(argv)
+    except NoTerminal:
+        rc, output = _check_without_terminal(host, stage, check_dir, argv)
     if rc == 0:
         return []
     lines = [stage.live(line.strip()) for line in output.splitlines()
@@ -631,6 +639,38 @@ def _postfix_check(host, stage, params):
     if not lines:
         lines = [stage.live(line.strip()) for line in output.splitlines() if line.strip()][-5:]
     return ['postfix check failed: %s' % ('; '.join(lines) or 'exit status %d (no message)' % rc)]
+
+
+# A line that the postfix command or postfix-script wrote ("NAME[pid]: fatal: ..."
+# or "NAME/postfix-script[pid]: ..."), not one of a running daemon.
+_CHECK_LOG_LINE = re.compile(r'\s[\w.-]+(/(postfix-script|post-install|postsuper|postlog))?\[\d+\]: ')
+
+
+def _check_without_terminal(host, stage, check_dir, argv):
+    """Run ``postfix check`` without a terminal; return ``(rc, diagnostics)`` read from the logs.
+
+    Without a terminal Postfix writes its diagnostics only to the log. The
+    copy logs to a file of its own (allowed by maillog_file_prefixes); but when
+    the instance runs, its postlogd(8) takes the records and writes them to the
+    instance's maillog_file, so the new lines of that log are read too.
+    """
+    own_log = posixpath.join(check_dir, 'postfix-check.log')
+    main_text, _changes = edit_main_cf(stage.main_text, {'maillog_file': own_log, 'maillog_file_prefixes': check_dir})
+    main_path = posixpath.join(check_dir, 'main.cf')
+    host.remove(main_path)
+    host.write(main_path, main_text, 0o644)
+    host.backdate(main_path)
+    instance_logs = []
+    for text in (stage.plan.main_before, stage.main_text):
+        path = stage.live(MainCf(text or '').get('maillog_file') or '')
+        if path.startswith('/') and '$' not in path and path not in instance_logs:
+            instance_logs.append(path)
+    offsets = dict((path, host.file_size(path)) for path in instance_logs)
+    rc, out, err = host.run(argv)
+    output = [out, err, host.read_tail(own_log)]
+    for path in instance_logs:
+        output.extend(line for line in host.read_tail(path, offsets[path]).splitlines() if _CHECK_LOG_LINE.search(line))
+    return rc, '\n'.join(part for part in output if part)
 
 
 def _attributes_of(state, default_mode=DEFAULT_FILE_MODE):

@@ -29,6 +29,10 @@ class HostError(Exception):
     """A host operation failed; the message says which and why."""
 
 
+class NoTerminal(HostError):
+    """No pseudo-terminal can be opened here (a minimal container without devpts)."""
+
+
 class LocalHost:
     """Files, processes and sockets of the machine the module runs on."""
 
@@ -93,6 +97,53 @@ class LocalHost:
     @staticmethod
     def isdir(path):
         return os.path.isdir(path)
+
+    @staticmethod
+    def isfile(path):
+        """True for a regular file, also through a symbolic link."""
+        return os.path.isfile(path)
+
+    @staticmethod
+    def islink(path):
+        return os.path.islink(path)
+
+    @staticmethod
+    def sync_file(src, dst, mode=0o644):
+        """Make ``dst`` a copy (owned by root when run as root) of ``src``'s content (links followed) with ``mode``; True when it changed.
+
+        The copy is written next to ``dst`` and renamed over it, so a reader
+        never sees half a file.
+        """
+        try:
+            with open(src, 'rb') as handle:
+                data = handle.read()
+            try:
+                with open(dst, 'rb') as handle:
+                    same = handle.read() == data
+                status = os.lstat(dst)
+                if same and (status.st_mode & 0o7777) == mode and status.st_uid == os.geteuid() and not os.path.islink(dst):
+                    return False
+            except (IOError, OSError):
+                pass
+            directory = os.path.dirname(dst)
+            os.makedirs(directory, 0o755, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix='.mailrelay-', dir=directory)
+            try:
+                try:
+                    os.write(fd, data)
+                    os.fchmod(fd, mode)
+                    if os.geteuid() == 0:
+                        os.fchown(fd, 0, 0)
+                finally:
+                    os.close(fd)
+                os.rename(temp, dst)
+            except (IOError, OSError):
+                if os.path.exists(temp):
+                    os.unlink(temp)
+                raise
+            return True
+        except (IOError, OSError) as exc:
+            raise HostError('cannot copy %s to %s: %s' % (src, dst, exc.strerror or exc))
 
     @staticmethod
     def listdir(path):
@@ -299,12 +350,15 @@ class LocalHost:
         Postfix commands print their diagnostics on stderr only when it is a
         terminal; otherwise they go to syslog or maillog_file, where nobody
         reads them (``postfix check`` then fails with exit status 1 and no
-        message at all).
+        message at all). Raises NoTerminal when no pseudo-terminal can be opened.
         """
         import pty  # pylint: disable=import-outside-toplevel
         import select  # pylint: disable=import-outside-toplevel
         import subprocess  # pylint: disable=import-outside-toplevel
-        master, slave = pty.openpty()
+        try:
+            master, slave = pty.openpty()
+        except (IOError, OSError) as exc:
+            raise NoTerminal('cannot open a pseudo-terminal: %s' % (exc.strerror or exc))
         try:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True)
         except (IOError, OSError) as exc:
@@ -386,6 +440,26 @@ class LocalHost:
             return True
         except (IOError, OSError):
             return False
+        finally:
+            sock.close()
+
+    @staticmethod
+    def bind_error(address, port):
+        """Why a TCP listener on ``address`` (``*``: every address) and ``port`` cannot be opened now, or None."""
+        if address == '*':
+            address = '0.0.0.0'
+        family = socket.AF_INET6 if ':' in address else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
+        try:
+            # as master(8) binds: a port in TIME_WAIT is not "in use"
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
+            return None
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
         finally:
             sock.close()
 

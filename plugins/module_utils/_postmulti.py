@@ -37,10 +37,20 @@ PRIMARY_CONFIG_DIR = '/etc/postfix'
 # packages; main.cf overrides it when it sets queue_directory.
 DEFAULT_QUEUE_DIRECTORY = '/var/spool/postfix'
 SECONDARY_NAME = re.compile(r'^postfix-[A-Za-z0-9][A-Za-z0-9._-]*$')
-CONFIGURE_INSTANCE = '/usr/lib/postfix/configure-instance.sh'
-# Files that Debian's configure-instance.sh copies into a chrooted queue
-# directory; they are copies, so removing an instance may delete them.
+# What the copies for chrooted services live in, under the queue directory
+# (prepare_chroot); they are copies, so removing an instance may delete them.
 CHROOT_COPIES = ('etc', 'lib', 'usr', 'dev')
+# Files a chrooted service reads at run time (time zone, service ports,
+# resolver, host names, NSS order), copied into the chroot as Debian's
+# packaging does; a copy whose source is gone is removed.
+CHROOT_FILES = ('etc/localtime', 'etc/services', 'etc/resolv.conf', 'etc/hosts', 'etc/host.conf',
+                'etc/nsswitch.conf', 'etc/nss_mdns.config')
+# NSS modules built into glibc need no copy; others (mdns, systemd...) go into lib/.
+NSS_MODULE = re.compile(r'^libnss_(?!(compat|dns|files|hesiod)\.)[A-Za-z0-9_]+\.so\.2$')
+CA_FILE = re.compile(r'^[0-9a-f]{8}\.[0-9]+$')
+# Where Debian's and Ubuntu's packages put the postfix@ template unit.
+SYSTEMD_TEMPLATES = ('/etc/systemd/system/postfix@.service', '/lib/systemd/system/postfix@.service',
+                     '/usr/lib/systemd/system/postfix@.service')
 QUEUE_SUBDIRS = ('maildrop', 'incoming', 'active', 'deferred', 'defer', 'hold', 'bounce',
                  'corrupt', 'saved', 'trace', 'flush')
 # Written next to master.pid when this module starts an instance: the values
@@ -348,35 +358,161 @@ def log_excerpt(host, instance, offset, lines=12):
     return '%s: %s' % (path, ' | '.join(line.strip() for line in chosen))
 
 
-def start(host, instance):
-    """Start the instance's master(8); surface the log when it does not come up."""
+# -- chroot and start-up ------------------------------------------------------
+
+def _compatibility_level(instance):
+    match = re.match(r'^\s*([0-9]+)', instance.parameter('compatibility_level') or '0')
+    return int(match.group(1)) if match else 0
+
+
+def chrooted_services(instance, master_text):
+    """Labels of the master.cf services that run chrooted.
+
+    ``-`` means chrooted only below compatibility_level 1 (Postfix 3.0 changed
+    the default to n and keeps the old one for backwards compatibility).
+    """
+    default_chrooted = _compatibility_level(instance) < 1
+    return [service.label for service in MasterCf(master_text or '').services
+            if service.chroot == 'y' or (service.chroot == '-' and default_chrooted)]
+
+
+def _multiarch_dirs(host, root):
+    found = []
+    for parent in ('usr/lib', 'lib'):
+        base = posixpath.join(root, parent)
+        for name in host.listdir(base):
+            path = posixpath.join(base, name)
+            if '-linux-' in name and host.isdir(path) and not host.islink(path) and path not in found:
+                found.append(path)
+    return found
+
+
+def prepare_chroot(host, instance, root='/'):
+    """Copy into the queue directory what the instance's chrooted services read; return the paths changed.
+
+    This is what Debian's configure-instance.sh did before a start (Debian 12
+    runs it from its init script and unit, Debian 13 from ``postfix check``
+    only, and refuses to run it by hand): here it is done the same way for
+    every release, and only when a service runs chrooted. ``root`` is where
+    the source files are read (tests point it elsewhere).
+    """
+    master_text = host.read(posixpath.join(instance.config_dir, 'master.cf'))
+    if not chrooted_services(instance, master_text):
+        return []
+    queue = instance.queue_directory
+    changed = []
+    for relative in CHROOT_FILES:
+        source = posixpath.join(root, relative)
+        copy = posixpath.join(queue, relative)
+        if host.isfile(source):
+            if host.sync_file(source, copy, 0o644):
+                changed.append(copy)
+        elif host.remove(copy):
+            changed.append(copy)
+    for directory in _multiarch_dirs(host, root):
+        for name in host.listdir(directory):
+            if NSS_MODULE.match(name) and host.sync_file(posixpath.join(directory, name), posixpath.join(queue, 'lib', name), 0o644):
+                changed.append(posixpath.join(queue, 'lib', name))
+    for parameter in ('smtp_tls_CApath', 'smtpd_tls_CApath'):
+        ca_dir = (instance.parameter(parameter) or '').rstrip('/')
+        if not ca_dir.startswith('/') or '$' in ca_dir or ca_dir.startswith(queue.rstrip('/') + '/'):
+            continue
+        source_dir = posixpath.join(root, ca_dir.lstrip('/'))
+        copy_dir = posixpath.join(queue, ca_dir.lstrip('/'))
+        wanted = [name for name in host.listdir(source_dir) if CA_FILE.match(name) and host.isfile(posixpath.join(source_dir, name))]
+        for name in wanted:
+            if host.sync_file(posixpath.join(source_dir, name), posixpath.join(copy_dir, name), 0o644):
+                changed.append(posixpath.join(copy_dir, name))
+        for name in host.listdir(copy_dir):
+            if name not in wanted and host.remove(posixpath.join(copy_dir, name)):
+                changed.append(posixpath.join(copy_dir, name))
+    # Cyrus SASL looks for its configuration here inside the chroot.
+    sasl_dir = posixpath.join(queue, 'usr/lib/sasl2')
+    if not host.isdir(sasl_dir):
+        host.makedirs(sasl_dir, 0o755)
+        changed.append(sasl_dir)
+    return changed
+
+
+def _systemd_escape(text):
+    """systemd-escape(1) of an instance string made of letters, digits, '.', '_' and '-'."""
+    escaped = text.replace('\\', '\\x5c').replace('-', '\\x2d')
+    return '\\x2e' + escaped[1:] if escaped.startswith('.') else escaped
+
+
+def systemd_unit(host, instance):
+    """The postfix@ unit that runs ``instance`` on this host, or None: no systemd, no template, or not ours.
+
+    Debian 12's template takes the instance name (``postfix@postfix-NAME``,
+    postmulti -i %i); Debian 13's takes the part after ``postfix-`` and only
+    serves /etc/postfix-NAME (MAIL_CONFIG=/etc/postfix-%I).
+    """
+    if instance.primary or not host.isdir('/run/systemd/system'):
+        return None
+    for path in SYSTEMD_TEMPLATES:
+        text = host.read(path)
+        if text:
+            break
+    else:
+        return None
+    if 'MAIL_CONFIG=/etc/postfix-%I' in text:
+        if instance.config_dir.rstrip('/') != posixpath.join('/etc', instance.name):
+            return None
+        return 'postfix@%s.service' % _systemd_escape(instance.name[len('postfix-'):])
+    if 'postmulti -i %i' in text:
+        return 'postfix@%s.service' % instance.name
+    return None
+
+
+def start(host, instance, root='/'):
+    """Prepare the chroot and start the instance's master(8): through its postfix@ unit under systemd,
+    otherwise directly; surface the log when it does not come up."""
     offset = host.file_size(instance.maillog_file) if instance.maillog_file else 0
-    if host.exists(CONFIGURE_INSTANCE):
-        # Debian's master.cf chroots most services: this copies resolv.conf,
-        # hosts, services and the NSS libraries into the queue directory, as
-        # Debian's own init scripts do before every start. It is run as for
-        # the primary ("-") with MAIL_CONFIG pointing at the instance:
-        # given an instance name it goes through "postmulti -x", which reads
-        # every instance's main.cf and fails while another one is being
-        # created or destroyed.
-        rc, out, err = host.run([CONFIGURE_INSTANCE, '-'], env={'MAIL_CONFIG': instance.config_dir})
-        if rc != 0:
-            raise InstanceError('%s %s failed: %s' % (CONFIGURE_INSTANCE, instance.name, (err or out).strip()))
-    rc, out, err = host.run([host.command('postfix'), '-c', instance.config_dir, 'start'])
+    prepare_chroot(host, instance, root)
+    unit = systemd_unit(host, instance)
+    argv = ['systemctl', 'start', unit] if unit else [host.command('postfix'), '-c', instance.config_dir, 'start']
+    rc, out, err = host.run(argv)
     if rc == 0 and _wait(host, instance, True, START_WAIT):
         write_restart_stamp(host, instance)
         return
     said = (err.strip() or out.strip()).replace('\n', ' | ')
-    raise InstanceError('postfix -c %s start failed (exit status %d)%s; %s' % (
-        instance.config_dir, rc, ': %s' % said if said else ' without a message',
-        log_excerpt(host, instance, offset)))
+    raise InstanceError('%s failed (exit status %d)%s; %s%s' % (
+        ' '.join([posixpath.basename(argv[0])] + argv[1:]), rc, ': %s' % said if said else ' without a message',
+        log_excerpt(host, instance, offset), ''.join('; %s' % problem for problem in listener_problems(host, instance))))
+
+
+def listener_problems(host, instance):
+    """After a failed start: the instance's listen addresses and ports that cannot be bound, and why.
+
+    Postfix 3.10's master(8) logs only through postlogd(8), which is not
+    running yet when binding a listener fails, so that reason reaches no log
+    (Postfix 3.7 wrote it to maillog_file directly); a bind test tells it.
+    """
+    if running_pid(host, instance):
+        return []
+    master_text = host.read(posixpath.join(instance.config_dir, 'master.cf')) or ''
+    endpoints = listen_endpoints(instance.main.parameters(), MasterCf(master_text).services, host.port_number, host.resolve)
+    problems = []
+    for address, port in sorted(endpoints, key=lambda item: (item[1], item[0])):
+        error = host.bind_error(address, port)
+        if error:
+            where = '%s:%d' % ('[%s]' % address if ':' in address else address, port)
+            problems.append('%s cannot be bound: %s%s' % (
+                where, error, ' (another process listens there)' if 'in use' in error else ''))
+    return problems
 
 
 def stop(host, instance):
-    rc, out, err = host.run([host.command('postfix'), '-c', instance.config_dir, 'stop'])
+    unit = systemd_unit(host, instance)
+    if unit and host.run(['systemctl', 'is-active', '--quiet', unit])[0] == 0:
+        argv = ['systemctl', 'stop', unit]
+    else:
+        # Not started through its unit (or no systemd): stop the master directly.
+        argv = [host.command('postfix'), '-c', instance.config_dir, 'stop']
+    rc, out, err = host.run(argv)
     if not _wait(host, instance, False, STOP_WAIT):
-        raise InstanceError('postfix -c %s stop did not stop the master process (exit status %d): %s' % (
-            instance.config_dir, rc, (err or out).strip()))
+        raise InstanceError('%s did not stop the master process (exit status %d): %s' % (
+            ' '.join([posixpath.basename(argv[0])] + argv[1:]), rc, (err or out).strip()))
 
 
 def reload(host, instance):

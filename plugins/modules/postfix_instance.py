@@ -33,10 +33,16 @@ description:
   - Runs that create or remove instances, or change the primary instance, are serialised with a lock
     (C(/run/mailrelay-postmulti.lock)), because postmulti rewrites the primary C(main.cf) by
     read-modify-write.
-  - Before it starts an instance, the module runs Debian's C(/usr/lib/postfix/configure-instance.sh) when it
-    exists, which copies what chrooted services need into the queue directory. When C(postfix start)
-    fails, the message includes the new lines of the instance's C(maillog_file), where Postfix writes the
-    reason.
+  - Before it starts an instance whose C(master.cf) chroots a service, the module copies what chrooted
+    services read into the queue directory (C(resolv.conf), C(hosts), C(services), C(nsswitch.conf),
+    C(localtime), NSS modules that glibc lacks, C(smtp_tls_CApath)/C(smtpd_tls_CApath) certificates), as
+    Debian's C(configure-instance.sh) did; it does not run that script (Debian 13 refuses it), so Debian 12
+    and 13 take the same path.
+  - Where systemd runs and Debian's C(postfix@.service) template serves the instance, it is started and
+    stopped through that unit (C(postfix@postfix-NAME) on Debian 12, C(postfix@NAME) for C(/etc/postfix-NAME)
+    on Debian 13); elsewhere (containers, hosts without systemd as PID 1) with C(postfix start) directly.
+    When the start fails, the message includes the new lines of the instance's C(maillog_file), where
+    Postfix writes the reason.
   - When the configuration of an instance created by the same call is refused, the new instance is destroyed
     again. When it is valid but C(postfix start) fails, the instance stays (configured, not running) for
     inspection.

@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -11,57 +12,101 @@ import pytest
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl as sasl
 
-# Written by `doveadm pw -s PBKDF2 -p secret` (Dovecot 2.3.19).
-DOVEADM_HASH = "{PBKDF2}$1$YMZkrFqwt8oE0Fok$5000$d76268297a94da5ce43bc2602fd184b8f1ea0fb7"
+# Written by `doveadm pw -s PBKDF2 -p secret` (Dovecot 2.3.19): what earlier releases stored.
+LEGACY_HASH = "{PBKDF2}$1$YMZkrFqwt8oE0Fok$5000$d76268297a94da5ce43bc2602fd184b8f1ea0fb7"
+# glibc crypt("Hello world!", "$6$rounds=10000$saltstringsaltstring"), the SHA-crypt specification's test vector.
+SPEC_VECTOR = ("$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/"
+               "YTBmSK6H9qs/y3RnOaw5v.")
+DOVEADM = shutil.which("doveadm") or (os.path.exists("/usr/bin/doveadm") and "/usr/bin/doveadm")
+DOVECONF = shutil.which("doveconf") or (os.path.exists("/usr/bin/doveconf") and "/usr/bin/doveconf")
 
 
-def test_verifies_a_hash_written_by_doveadm():
-    assert sasl.verify_password("secret", DOVEADM_HASH)
-    assert not sasl.verify_password("Secret", DOVEADM_HASH)
-    assert not sasl.verify_password("secret", DOVEADM_HASH, rounds=10000)
+def test_sha512_crypt_matches_the_specification():
+    assert sasl.sha512_crypt("Hello world!", "saltstringsaltstring", 10000) == SPEC_VECTOR
 
 
-def test_hash_format_matches_dovecot():
-    hashed = sasl.hash_password("secret", rounds=5000, salt="YMZkrFqwt8oE0Fok")
-    assert hashed == DOVEADM_HASH
+@pytest.mark.parametrize("password,salt,rounds", [
+    (" ", "ab", 5000), ("x", "abcdefghijklmnop", 5001), ("a" * 100, "s./Zz09", 5041), ("pässwörd", "Q", 5042),
+])
+def test_sha512_crypt_matches_libc_for_odd_lengths_and_round_counts(password, salt, rounds):
+    # The Python of the host may lack crypt (3.13); openssl passwd computes the same function.
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("needs openssl")
+    expected = subprocess.run([openssl, "passwd", "-6", "-salt", "rounds=%d$%s" % (rounds, salt), "-stdin"],
+                              input=password.encode(), capture_output=True, check=True).stdout.decode().strip()
+    if not expected.startswith("$6$rounds="):
+        pytest.skip("this openssl does not take rounds= in the salt")
+    assert sasl.sha512_crypt(password, salt, rounds) == expected
 
 
-@pytest.mark.skipif(not shutil.which("doveadm"), reason="needs Dovecot's doveadm")
-def test_dovecot_accepts_our_hash():
-    hashed = sasl.hash_password("pa55 w0rd", rounds=5000)
-    result = subprocess.run(["doveadm", "pw", "-t", hashed, "-p", "pa55 w0rd"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+@pytest.mark.skipif(not DOVEADM, reason="needs Dovecot's doveadm")
+@pytest.mark.parametrize("password", ["pa55 w0rd", "Correct-Horse-9", "ünïcödé:x"])
+def test_dovecot_verifies_our_hash_and_rejects_a_wrong_password(password):
+    hashed = sasl.hash_password(password, rounds=sasl.DEFAULT_ROUNDS)
+    good = subprocess.run([DOVEADM, "pw", "-t", hashed, "-p", password], capture_output=True, text=True, check=False)
+    assert good.returncode == 0 and "(verified)" in good.stdout, good.stderr
+    bad = subprocess.run([DOVEADM, "pw", "-t", hashed, "-p", password + "x"], capture_output=True, text=True, check=False)
+    assert bad.returncode != 0
 
 
-@pytest.mark.parametrize("bad", ["", "{SHA512-CRYPT}$6$x$y", "{PBKDF2}$1$salt$5000$nothex", None])
+@pytest.mark.skipif(not DOVEADM, reason="needs Dovecot's doveadm")
+def test_we_verify_a_hash_that_dovecot_wrote():
+    written = subprocess.run([DOVEADM, "pw", "-s", "SHA512-CRYPT", "-r", "6000", "-p", "secret"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert sasl.verify_password("secret", written, rounds=6000)
+    assert not sasl.verify_password("Secret", written)
+
+
+def test_hash_format():
+    hashed = sasl.hash_password("secret", rounds=100000)
+    assert hashed.startswith("{SHA512-CRYPT}$6$rounds=100000$") and sasl.hash_rounds(hashed) == 100000
+    assert sasl.verify_password("secret", hashed) and sasl.verify_password("secret", hashed, rounds=100000)
+    assert not sasl.verify_password("secret", hashed, rounds=5000)
+
+
+@pytest.mark.parametrize("bad", ["", "{SHA512-CRYPT}$6$x$y", LEGACY_HASH, "{PBKDF2}$1$salt$5000$nothex", None])
 def test_other_or_broken_hashes_never_verify(bad):
     assert not sasl.verify_password("secret", bad)
 
 
+def test_legacy_pbkdf2_hashes_are_recognised():
+    assert sasl.verify_legacy_password("secret", LEGACY_HASH)
+    assert not sasl.verify_legacy_password("Secret", LEGACY_HASH)
+
+
 def test_converge_keeps_matching_hashes_byte_for_byte():
-    current = "alice:%s\nbob:%s\n" % (DOVEADM_HASH, sasl.hash_password("old"))
-    text, changes = sasl.converge_users(current, [{"login": "alice", "password": "secret"}, {"login": "bob", "password": "new"}])
+    alice = sasl.hash_password("secret", rounds=5000)
+    current = "alice:%s\nbob:%s\n" % (alice, sasl.hash_password("old", rounds=5000))
+    text, changes = sasl.converge_users(current, [{"login": "alice", "password": "secret"}, {"login": "bob", "password": "new"}], 5000)
     lines = dict(line.split(":", 1) for line in text.splitlines())
-    assert lines["alice"] == DOVEADM_HASH
+    assert lines["alice"] == alice
     assert sasl.verify_password("new", lines["bob"])
-    assert changes == {"added": [], "changed": ["bob"], "removed": []}
+    assert changes == {"added": [], "changed": ["bob"], "rehashed": [], "removed": []}
+
+
+def test_legacy_and_weaker_hashes_are_upgraded_on_the_next_run():
+    current = "alice:%s\nbob:%s\ncarol:%s\n" % (LEGACY_HASH, sasl.hash_password("b", rounds=5000), LEGACY_HASH)
+    users = [{"login": "alice", "password": "secret"}, {"login": "bob", "password": "b"}, {"login": "carol", "password": "new"}]
+    text, changes = sasl.converge_users(current, users, 6000)
+    stored = sasl.parse_users(text)
+    assert all(sasl.hash_rounds(stored[login]) == 6000 for login in ("alice", "bob", "carol"))
+    assert sasl.verify_password("secret", stored["alice"]) and sasl.verify_password("new", stored["carol"])
+    assert changes == {"added": [], "changed": ["carol"], "rehashed": ["alice", "bob"], "removed": []}
+    again, changes = sasl.converge_users(text, users, 6000)
+    assert again == text and changes == {"added": [], "changed": [], "rehashed": [], "removed": []}
 
 
 def test_converge_adds_and_removes_users():
-    text, changes = sasl.converge_users("# comment\nold:%s\n" % DOVEADM_HASH, [{"login": "new@example.org", "password": "x"}])
+    text, changes = sasl.converge_users("# comment\nold:%s\n" % LEGACY_HASH, [{"login": "new@example.org", "password": "x"}], 5000)
     assert list(sasl.parse_users(text)) == ["new@example.org"]
-    assert changes == {"added": ["new@example.org"], "changed": [], "removed": ["old"]}
-
-
-def test_second_converge_is_a_no_op():
-    users = [{"login": "a", "password": "1"}, {"login": "b", "password": "2"}]
-    first, dummy = sasl.converge_users("", users)
-    second, changes = sasl.converge_users(first, users)
-    assert second == first and changes == {"added": [], "changed": [], "removed": []}
+    assert changes == {"added": ["new@example.org"], "changed": [], "rehashed": [], "removed": ["old"]}
 
 
 def test_masked_users_never_show_hashes():
-    assert sasl.masked_users("alice:%s\n" % DOVEADM_HASH) == "alice:********\n"
+    assert sasl.masked_users("alice:%s\n" % LEGACY_HASH) == "alice:********\n"
+    assert sasl.masked_users("a:x\nb:y\n", changed=["a"], rehashed=["b"]) == \
+        "a:******** (new password)\nb:******** (new SHA512-CRYPT hash)\n"
 
 
 @pytest.mark.parametrize("login,ok", [("alice@example.org", True), ("a.b-c_d+e", True), ("evil:login", False), ("", False), ("a b", False)])
@@ -69,13 +114,69 @@ def test_logins(login, ok):
     assert sasl.valid_login(login) is ok
 
 
-def test_config_is_authentication_only_and_points_at_the_users_file():
-    config = sasl.render_config("postfix-sub", "/etc/dovecot/mailrelay", "/run/dovecot-postfix-sub/auth-postfix")
-    assert "protocols =\n" in config
-    assert "args = scheme=PBKDF2 username_format=%u /etc/dovecot/mailrelay/postfix-sub.users" in config
-    assert "unix_listener /run/dovecot-postfix-sub/auth-postfix {" in config
+@pytest.mark.parametrize("text,syntax", [
+    ("2.3.19.1 (9b53102964)", "2.3"), ("2.3.21 (47349e2482)", "2.3"), ("2.4.1-4 (7d8c0e5759)", "2.4"), ("2.5.0", "2.4"),
+])
+def test_syntax_follows_the_installed_version(text, syntax):
+    assert sasl.config_format(text) == syntax
+
+
+@pytest.mark.parametrize("text,message", [("2.2.36", "too old"), ("", "cannot tell"), ("dovecot", "cannot tell")])
+def test_unknown_versions_are_refused(text, message):
+    with pytest.raises(sasl.SaslError, match=message):
+        sasl.config_format(text)
+
+
+def test_23_config_is_authentication_only_and_points_at_the_users_file():
+    config = sasl.render_config("postfix-sub", "/etc/dovecot/mailrelay", "/run/dovecot-postfix-sub/auth-postfix", syntax="2.3")
+    assert "protocols =\n" in config and "dovecot_config_version" not in config
+    assert "args = scheme=SHA512-CRYPT username_format=%u /etc/dovecot/mailrelay/postfix-sub.users" in config
+    assert "  unix_listener auth-postfix {" in config
     assert "base_dir = /run/dovecot-postfix-sub" in config
+    assert "disable_plaintext_auth = yes" in config
+
+
+def test_24_config_says_the_same_in_the_new_syntax():
+    config = sasl.render_config("postfix-sub", "/etc/dovecot/mailrelay", "/run/dovecot-postfix-sub/auth-postfix", syntax="2.4")
+    settings = [line for line in config.splitlines() if line and not line.startswith("#")]
+    assert settings[0] == "dovecot_config_version = 2.4.0"
+    assert "passdb passwd-file {" in settings and "  passwd_file_path = /etc/dovecot/mailrelay/postfix-sub.users" in settings
+    assert "  default_password_scheme = SHA512-CRYPT" in settings
+    assert "auth_allow_cleartext = no" in settings and "protocols =" in settings
+    # inside base_dir the listener is relative (2.4 warns about the absolute form); elsewhere absolute
+    assert "  unix_listener auth-postfix {" in settings
+    other = sasl.render_config("postfix-sub", "/etc/dovecot/mailrelay", "/var/spool/postfix-sub/private/auth", syntax="2.4")
+    assert "  unix_listener /var/spool/postfix-sub/private/auth {" in other
+
+
+@pytest.mark.skipif(not DOVECONF, reason="needs Dovecot's doveconf")
+def test_the_installed_doveconf_accepts_its_syntax_without_warnings(tmp_path):
+    version = subprocess.run(["/usr/sbin/dovecot", "--version"], capture_output=True, text=True, check=True).stdout
+    syntax = sasl.config_format(version)
+    path = tmp_path / "sub.conf"
+    path.write_text(sasl.render_config("postfix-sub", str(tmp_path), "/run/dovecot-postfix-sub/auth-postfix", syntax=syntax))
+    result = subprocess.run([DOVECONF, "-c", str(path), "-n"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+    assert "sub.users" in result.stdout
 
 
 def test_default_socket_is_outside_the_postfix_queue():
     assert sasl.socket_path("postfix-sub") == "/run/dovecot-postfix-sub/auth-postfix"
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(name="Bad Name"), "name: 'Bad Name' must be"),
+    (dict(users=[{"login": "a:b", "password": "x"}]), "users[0].login: 'a:b' may contain only"),
+    (dict(users=[{"login": "a", "password": "x"}, {"login": "a", "password": "y"}]), "users[1].login: a is listed twice"),
+    (dict(users=[{"login": "a", "password": ""}]), "users[0].password: must not be empty"),
+    (dict(users=[{"login": "a", "password": "x\ny"}]), "users[0].password: must not contain a line break"),
+    (dict(hash_iterations=10), "hash_iterations: 10 is too few"),
+    (dict(hash_iterations=10 ** 10), "hash_iterations: 10000000000 is more than"),
+])
+def test_validate_names_the_field(params, message):
+    full = dict(dict(name="postfix-sub", hash_iterations=sasl.DEFAULT_ROUNDS, users=[]), **params)
+    assert any(message in problem for problem in sasl.validate(full))
+
+
+def test_validate_accepts_good_input():
+    assert sasl.validate(dict(name="postfix-sub", hash_iterations=5000, users=[{"login": "a@b.c", "password": "x y"}])) == []

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -26,7 +27,8 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine imp
     converge,
     plan_changes,
 )
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost, NoTerminal
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_maps import HEADER, MASK
 
 MASTER = 'smtp      inet  n       -       y       -       -       smtpd\n'
@@ -290,6 +292,111 @@ def test_postfix_check_message_is_surfaced(config_dir):
         converge(CountingHost(), ConfigRequest.from_params(values))
     assert 'postfix check failed' in str(info.value)
     assert 'exit status' not in str(info.value) or '/proc/not-here' in str(info.value)
+
+
+class NoTerminalHost(CountingHost):
+    """A host like a minimal container: no devpts, so no pseudo-terminal (as pty.openpty() fails there)."""
+
+    def run_tty(self, argv, timeout=120):
+        self.commands.append(argv)
+        raise NoTerminal('cannot open a pseudo-terminal: out of pty devices')
+
+
+@needs_postfix
+def test_postfix_check_without_a_terminal_reads_its_diagnostics_from_the_log(config_dir):
+    values = dict(config_dir=config_dir, main_cf={'queue_directory': '/proc/not-here'})
+    host = NoTerminalHost()
+    with pytest.raises(ValidationFailed) as info:
+        converge(host, ConfigRequest.from_params(values))
+    message = str(info.value)
+    assert 'postfix check failed' in message and '/proc/not-here' in message and 'fatal:' in message, message
+    assert 'no message' not in message
+    # it ran without a terminal, and the live configuration stayed as it was
+    assert any(argv[-1] == 'check' for argv in host.commands)
+    assert open(os.path.join(config_dir, 'main.cf')).read() == '# scratch\ncompatibility_level = 3.6\n'
+
+
+@needs_postfix
+def test_postfix_check_without_a_terminal_passes_a_good_configuration(config_dir):
+    _plan, result = converge(NoTerminalHost(), scratch_request(config_dir))
+    assert result['changed'] and result['validated']
+
+
+_REAL_NO_PTY = """
+import subprocess, sys
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ConfigRequest, ValidationFailed, converge
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
+def run_command(argv, data=None):
+    done = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
+try:
+    converge(LocalHost(run_command), ConfigRequest.from_params(dict(config_dir=sys.argv[1], main_cf={'queue_directory': '/proc/not-here'})))
+    print('accepted')
+except ValidationFailed as exc:
+    print(exc)
+"""
+
+
+@needs_postfix
+@pytest.mark.skipif(not shutil.which('unshare'), reason='needs unshare')
+def test_postfix_check_where_the_kernel_gives_no_pseudo_terminal(config_dir):
+    """The real LocalHost in a mount namespace whose /dev/ptmx is /dev/null: pty.openpty() fails as in a minimal container."""
+    script = 'mount --bind /dev/null /dev/ptmx && exec "$0" -c "$1" "$2"'
+    done = subprocess.run(['unshare', '-m', 'sh', '-c', script, sys.executable, _REAL_NO_PTY, config_dir],
+                          capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    if done.returncode != 0 and done.stderr.startswith(('unshare:', 'mount:')):
+        # a chroot or a container without CAP_SYS_ADMIN
+        pytest.skip('cannot make a mount namespace here: %s' % done.stderr.strip())
+    assert done.returncode == 0, done.stderr
+    assert 'postfix check failed' in done.stdout and 'chdir(/proc/not-here)' in done.stdout, done.stdout
+
+
+class _LoggingStage:
+    """What _check_without_terminal reads of a stage."""
+
+    class plan:
+        main_before = 'maillog_file = /live/postfix-it.log\n'
+
+    def __init__(self, path):
+        self.path = path
+        self.main_text = 'maillog_file = /live/postfix-it.log\nmyhostname = it.example\n'
+
+    @staticmethod
+    def live(text):
+        return text
+
+
+def test_without_a_terminal_the_running_instances_log_is_read_too(tmp_path):
+    """A running instance's postlogd takes the check's log records: its maillog_file has them."""
+    live_log = tmp_path / 'postfix-it.log'
+    live_log.write_text('Dec 05 09:00:00 vm postfix-it/smtpd[7]: warning: before the check\n')
+
+    class Host(LocalHost):
+        def __init__(self):
+            super().__init__(None)
+            self.argv = None
+
+        def run(self, argv, data=None, env=None):
+            self.argv = argv
+            with open(str(live_log), 'a') as handle:
+                handle.write('Dec 05 09:00:01 vm postfix-it/smtpd[7]: warning: a daemon, not the check\n'
+                             'Dec 05 09:00:01 vm postfix-it/postfix-script[42]: fatal: the check failed here\n')
+            return 1, '', ''
+
+    stage = _LoggingStage(str(tmp_path / 'stage'))
+    stage.plan.main_before = 'maillog_file = %s\n' % live_log
+    check_dir = os.path.join(stage.path, 'check')
+    os.makedirs(check_dir)
+    (tmp_path / 'stage' / 'check' / 'main.cf').write_text(stage.main_text)
+    host = Host()
+    rc, output = engine._check_without_terminal(host, stage, check_dir, ['postfix', '-c', check_dir, 'check'])
+    assert rc == 1
+    assert 'fatal: the check failed here' in output
+    assert 'a daemon, not the check' not in output and 'before the check' not in output
+    # the copy logs to a file of its own, which maillog_file_prefixes allows
+    copy = open(os.path.join(check_dir, 'main.cf')).read()
+    assert 'maillog_file = %s/postfix-check.log' % check_dir in copy
+    assert 'maillog_file_prefixes = %s' % check_dir in copy
 
 
 @needs_postfix

@@ -181,17 +181,13 @@ def test_start_failure_quotes_the_new_log_lines(tmp_path):
             return 0, '', ''
 
         @staticmethod
-        def exists(path):
-            return False if path == postmulti.CONFIGURE_INSTANCE else os.path.exists(path)
-
-        @staticmethod
         def sleep(seconds):
             return None
 
     with pytest.raises(postmulti.InstanceError) as info:
         postmulti.start(Failing(Recorder()), instance)
     message = str(info.value)
-    assert 'without a message' in message
+    assert 'postfix -c %s start failed (exit status 1) without a message' % tmp_path in message
     assert 'Cannot assign requested address' in message
     assert 'earlier run' not in message
 
@@ -233,3 +229,215 @@ def test_listen_clashes_with_other_instances(tmp_path):
                         'Postfix listens with SO_REUSEPORT, so both instances would silently share its connections' % tmp_path]
     everywhere = postmulti.listen_clashes(host, 'postfix-c', 'inet_interfaces = all\n', master, primary_dir=primary)
     assert len(everywhere) == 2      # the primary listens on nothing (master_service_disable = inet)
+
+
+# -- chroot preparation and start-up without Debian's configure-instance.sh ----
+
+MASTER_CHROOTED = 'smtp inet n - y - - smtpd\npickup unix n - y 60 1 pickup\n'
+MASTER_UNCHROOTED = 'smtp inet n - n - - smtpd\npickup unix n - - 60 1 pickup\n'
+
+
+def fake_root(tmp_path):
+    """A source tree like / with the files Postfix's chroot needs, an NSS module and a CA directory."""
+    root = tmp_path / 'root'
+    for relative, text in (('etc/resolv.conf', 'nameserver 127.0.0.53\n'), ('etc/hosts', '127.0.0.1 localhost\n'),
+                           ('etc/services', 'smtp 25/tcp\n'), ('etc/nsswitch.conf', 'hosts: files dns\n'),
+                           ('usr/share/zoneinfo/UTC', 'TZif2-binary\x00\xff'),
+                           ('usr/lib/x86_64-linux-gnu/libnss_mdns4_minimal.so.2', 'ELF mdns'),
+                           ('usr/lib/x86_64-linux-gnu/libnss_files.so.2', 'ELF files (built into glibc)'),
+                           ('usr/lib/x86_64-linux-gnu/libc.so.6', 'ELF libc'),
+                           ('etc/ssl/certs/0123abcd.0', 'CA one'), ('etc/ssl/certs/readme.txt', 'not a CA')):
+        write(str(root / relative), text)
+    os.symlink(str(root / 'usr/share/zoneinfo/UTC'), str(root / 'etc' / 'localtime'))
+    return root
+
+
+def chroot_instance(tmp_path, master, main_extra=''):
+    config_dir = tmp_path / 'etc-postfix-a'
+    queue = tmp_path / 'spool'
+    queue.mkdir(exist_ok=True)
+    write(str(config_dir / 'master.cf'), master)
+    main = 'compatibility_level = 3.6\nqueue_directory = %s\n%s' % (queue, main_extra)
+    write(str(config_dir / 'main.cf'), main)
+    return postmulti.Instance('postfix-a', str(config_dir), MainCf(main), True), queue
+
+
+def test_chrooted_services_follow_the_compatibility_level():
+    master = 'smtp inet n - - - - smtpd\nrelay unix - - y - - smtp\nlocal unix - n n - - local\n'
+    modern = postmulti.Instance('postfix-a', '/x', MainCf('compatibility_level = 3.6\n'), True)
+    legacy = postmulti.Instance('postfix-a', '/x', MainCf(''), True)
+    assert postmulti.chrooted_services(modern, master) == ['relay/unix']
+    assert postmulti.chrooted_services(legacy, master) == ['smtp/inet', 'relay/unix']
+
+
+def test_prepare_chroot_copies_what_chrooted_services_read(tmp_path):
+    root = fake_root(tmp_path)
+    instance, queue = chroot_instance(tmp_path, MASTER_CHROOTED, 'smtp_tls_CApath = /etc/ssl/certs\n')
+    host = Host(Recorder())
+    changed = postmulti.prepare_chroot(host, instance, root=str(root))
+    assert (queue / 'etc/resolv.conf').read_text() == 'nameserver 127.0.0.53\n'
+    assert (queue / 'etc/hosts').read_text() == '127.0.0.1 localhost\n'
+    assert (queue / 'etc/nsswitch.conf').exists() and (queue / 'etc/services').exists()
+    # the time zone is a copy of the link's target, not a link out of the chroot
+    assert not os.path.islink(str(queue / 'etc/localtime'))
+    assert (queue / 'etc/localtime').read_bytes() == (root / 'usr/share/zoneinfo/UTC').read_bytes()
+    # NSS modules glibc lacks are copied, the built-in ones and other libraries are not
+    assert sorted(os.listdir(str(queue / 'lib'))) == ['libnss_mdns4_minimal.so.2']
+    assert sorted(os.listdir(str(queue / 'etc/ssl/certs'))) == ['0123abcd.0']
+    assert (queue / 'usr/lib/sasl2').is_dir()
+    assert oct(os.stat(str(queue / 'etc/resolv.conf')).st_mode & 0o777) == '0o644'
+    assert str(queue / 'etc/resolv.conf') in changed
+    # no command was needed: Debian 13 refuses configure-instance.sh, Debian 12 no longer runs it
+    assert host._run_command.calls == []
+    # a second run changes nothing; a changed source is copied again; a vanished one is removed
+    assert postmulti.prepare_chroot(host, instance, root=str(root)) == []
+    write(str(root / 'etc/resolv.conf'), 'nameserver 10.0.0.53\n')
+    os.unlink(str(root / 'etc/hosts'))
+    os.unlink(str(root / 'etc/ssl/certs/0123abcd.0'))
+    changed = postmulti.prepare_chroot(host, instance, root=str(root))
+    assert sorted(changed) == sorted([str(queue / 'etc/resolv.conf'), str(queue / 'etc/hosts'),
+                                      str(queue / 'etc/ssl/certs/0123abcd.0')])
+    assert (queue / 'etc/resolv.conf').read_text() == 'nameserver 10.0.0.53\n'
+    assert not (queue / 'etc/hosts').exists() and os.listdir(str(queue / 'etc/ssl/certs')) == []
+
+
+def test_prepare_chroot_does_nothing_without_chrooted_services(tmp_path):
+    root = fake_root(tmp_path)
+    instance, queue = chroot_instance(tmp_path, MASTER_UNCHROOTED)
+    assert postmulti.prepare_chroot(Host(Recorder()), instance, root=str(root)) == []
+    assert os.listdir(str(queue)) == []
+
+
+class SystemdHost(Host):
+    """A host where systemd runs, with one postfix@ template."""
+
+    def __init__(self, template, answers=None):
+        super().__init__(Recorder(answers))
+        self.template = template
+
+    def isdir(self, path):
+        return True if path == '/run/systemd/system' else super().isdir(path)
+
+    def read(self, path):
+        if path in postmulti.SYSTEMD_TEMPLATES:
+            return self.template if path == '/lib/systemd/system/postfix@.service' else None
+        return super().read(path)
+
+
+DEBIAN_12_TEMPLATE = '[Service]\nExecStartPre=/usr/lib/postfix/configure-instance.sh %i\nExecStart=/usr/sbin/postmulti -i %i -p start\n'
+DEBIAN_13_TEMPLATE = '[Service]\nEnvironment=MAIL_CONFIG=/etc/postfix-%I\nExecStartPre=+postfix check\nExecStart=postfix debian-systemd-start\n'
+
+
+@pytest.mark.parametrize('template, name, config_dir, unit', [
+    (DEBIAN_12_TEMPLATE, 'postfix-lab-sub', '/etc/postfix-lab-sub', 'postfix@postfix-lab-sub.service'),
+    (DEBIAN_13_TEMPLATE, 'postfix-lab-sub', '/etc/postfix-lab-sub', 'postfix@lab\\x2dsub.service'),
+    (DEBIAN_13_TEMPLATE, 'postfix-hub', '/etc/postfix-hub', 'postfix@hub.service'),
+    (DEBIAN_13_TEMPLATE, 'postfix-.x', '/etc/postfix-.x', 'postfix@\\x2ex.service'),
+    # Debian 13's unit serves only /etc/postfix-NAME; an instance elsewhere is started directly
+    (DEBIAN_13_TEMPLATE, 'postfix-hub', '/srv/postfix-hub', None),
+    ('[Service]\nExecStart=/usr/sbin/something-else\n', 'postfix-hub', '/etc/postfix-hub', None),
+])
+def test_systemd_unit_of_an_instance(template, name, config_dir, unit):
+    instance = postmulti.Instance(name, config_dir, MainCf(''), True)
+    assert postmulti.systemd_unit(SystemdHost(template), instance) == unit
+
+
+def test_no_systemd_unit_without_systemd_or_for_the_primary():
+    instance = postmulti.Instance('postfix-hub', '/etc/postfix-hub', MainCf(''), True)
+    assert postmulti.systemd_unit(Host(Recorder()), instance) is None   # no systemd as PID 1 here
+    primary = postmulti.Instance('postfix', '/etc/postfix', MainCf(''), True)
+    assert postmulti.systemd_unit(SystemdHost(DEBIAN_13_TEMPLATE), primary) is None
+
+
+class Starting(Host):
+    """Plays a master(8) that comes up when started and goes when stopped."""
+
+    def __init__(self, run_command):
+        super().__init__(run_command)
+        self.up = False
+
+    def master_running(self, queue_directory):
+        return 4242 if self.up else None
+
+    def run(self, argv, data=None, env=None):
+        rc, out, err = super().run(argv, data, env)
+        if argv[-1] == 'start' or argv[:2] == ['systemctl', 'start']:
+            self.up = True
+        if argv[-1] == 'stop' or argv[:2] == ['systemctl', 'stop']:
+            self.up = False
+        return rc, out, err
+
+    @staticmethod
+    def sleep(seconds):
+        return None
+
+
+def test_start_without_systemd_prepares_the_chroot_and_runs_postfix_start(tmp_path):
+    root = fake_root(tmp_path)
+    instance, queue = chroot_instance(tmp_path, MASTER_CHROOTED)
+    (queue / 'pid').mkdir()
+    recorder = Recorder()
+    host = Starting(recorder)
+    postmulti.start(host, instance, root=str(root))
+    assert recorder.calls == [['postfix', '-c', instance.config_dir, 'start']]
+    assert (queue / 'etc/resolv.conf').exists()
+    postmulti.stop(host, instance)
+    assert recorder.calls[-1] == ['postfix', '-c', instance.config_dir, 'stop']
+
+
+def test_start_and_stop_under_systemd_go_through_the_unit(tmp_path):
+    root = fake_root(tmp_path)
+    (tmp_path / 'etc').mkdir()
+    instance, queue = chroot_instance(tmp_path, MASTER_CHROOTED)
+    instance = postmulti.Instance('postfix-a', '/etc/postfix-a', instance.main, True)
+    (queue / 'pid').mkdir()
+
+    class SystemdStarting(Starting, SystemdHost):
+        def __init__(self):
+            SystemdHost.__init__(self, DEBIAN_13_TEMPLATE, {'is-active': (0, '', '')})
+            self.up = False
+
+        def read(self, path):
+            if path == '/etc/postfix-a/master.cf':
+                return MASTER_CHROOTED
+            return SystemdHost.read(self, path)
+
+    host = SystemdStarting()
+    postmulti.start(host, instance, root=str(root))
+    postmulti.stop(host, instance)
+    calls = host._run_command.calls
+    assert calls[0] == ['systemctl', 'start', 'postfix@a.service']
+    assert ['systemctl', 'stop', 'postfix@a.service'] in calls
+    assert (queue / 'etc/resolv.conf').exists()
+
+
+def test_a_failed_start_names_the_listener_another_process_holds(tmp_path):
+    """Postfix 3.10 logs nothing when master(8) cannot bind: the module tests the listeners itself."""
+    import socket
+    holder = socket.socket()
+    holder.bind(('127.0.0.1', 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        instance, queue = chroot_instance(tmp_path, '127.0.0.1:%d inet n - n - - smtpd\n' % port,
+                                          'inet_interfaces = 127.0.0.1\nmaillog_file = %s/x.log\n' % tmp_path)
+        write(str(tmp_path / 'x.log'), '')
+
+        class Failing(Host):
+            def run(self, argv, data=None, env=None):
+                super().run(argv, data, env)
+                return 1, '', 'postfix-a/postlog: fatal: mail system startup failed'
+
+            @staticmethod
+            def sleep(seconds):
+                return None
+
+        with pytest.raises(postmulti.InstanceError) as info:
+            postmulti.start(Failing(Recorder()), instance, root=str(fake_root(tmp_path)))
+        message = str(info.value)
+        assert 'x.log has no new lines' in message
+        assert '127.0.0.1:%d cannot be bound: Address already in use (another process listens there)' % port in message
+    finally:
+        holder.close()
+    # with the port free again, nothing is blamed on it
+    assert postmulti.listener_problems(Host(Recorder()), instance) == []
