@@ -207,9 +207,11 @@ def test_audit_targets_name_every_server():
     targets = _topology.audit_targets(_topology.normalize(description()))
     assert [(t["role"], t["host"], t["port"]) for t in targets] == [
         ("submission", "192.0.2.10", 587),
+        ("submission", "192.0.2.10", 465),
         ("inbound_relay", "192.0.2.11", 25),
         ("hub", "10.0.0.2", 25),
     ]
+    assert targets[1]["tls"] == "implicit" and "tls" not in targets[0]
     assert all(t["own_domains"] == ["example.org", "example.net"] and t["own_recipient"] == "alice@example.org" for t in targets)
     submission = targets[0]
     assert submission["username"] == submission["sender"] == "alice@example.org"
@@ -219,4 +221,4 @@ def test_audit_targets_name_every_server():
 
 def test_audit_targets_carry_the_password_only_when_asked():
     targets = _topology.audit_targets(_topology.normalize(description()), credentials=True)
-    assert targets[0]["password"] == "secret-1" and "password" not in targets[1]
+    assert targets[0]["password"] == targets[1]["password"] == "secret-1" and "password" not in targets[2]
