@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Edge hygiene of a deployed topology, tried with real SMTP sessions (issue 13).
+
+Run against the Postfix instances that ``playbooks/site.yml`` deployed; every
+check prints one line (``ok`` or ``FAIL``) and the script exits 1 when one
+failed. Each session binds to a loopback source address of its own:
+
+- the probe (allow-listed by postscreen) for the relay's recipient checks;
+- the submission server's address for the hub (a client the hub trusts);
+- two addresses nobody trusts or allow-lists for postscreen;
+- one more for the AUTH brute force, so the limit never locks out the probe.
+
+Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import glob
+import os
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+
+FAILURES = []
+TIMEOUT = 20
+
+
+def check(name, passed, detail=""):
+    print("%s %s%s" % ("ok  " if passed else "FAIL", name, (": " + detail) if detail else ""))
+    if not passed:
+        FAILURES.append(name)
+
+
+def client(host, port, source, implicit=False, context=None):
+    if implicit:
+        session = smtplib.SMTP_SSL(host, port, source_address=(source, 0), timeout=TIMEOUT, context=context)
+    else:
+        session = smtplib.SMTP(host, port, source_address=(source, 0), timeout=TIMEOUT)
+    session.ehlo("edge-checks.example.com")
+    return session
+
+
+def tls_context():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def rcpt_code(session, sender, recipient):
+    session.rset()
+    code, _text = session.mail(sender)
+    if code >= 400:
+        return code
+    code, _text = session.rcpt(recipient)
+    return code
+
+
+def refused(name, session, sender, recipients):
+    for recipient in recipients:
+        code = rcpt_code(session, sender, recipient)
+        check("%s refuses RCPT TO:<%s>" % (name, recipient), 500 <= code < 600, "got %d" % code)
+
+
+def wait_for(pattern, token, seconds=30):
+    """The first file matching ``pattern`` that contains ``token``, or None after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for path in glob.glob(pattern, recursive=True):
+            try:
+                with open(path, "rb") as handle:
+                    if token.encode() in handle.read():
+                        return path
+            except OSError:
+                continue
+        time.sleep(0.5)
+    return None
+
+
+def message(token, sender, recipient):
+    return ("From: <%s>\r\nTo: <%s>\r\nSubject: edge check %s\r\nMessage-ID: <%s@edge-checks.invalid>\r\n\r\n"
+            "edge check %s\r\n" % (sender, recipient, token, token, token))
+
+
+def relay_checks(args):
+    """The inbound relay accepts exactly the valid recipients of the own domains."""
+    session = client(args.relay, 25, args.probe)
+    try:
+        stranger = "edge-check@example.com"
+        refused("inbound relay", session, stranger, [
+            "root@[%s]" % args.relay, "postmaster@localhost", "root",
+            "nobody-%s@%s" % (uuid.uuid4().hex[:8], args.domain),   # unknown recipient
+            "postmaster@outside.%s" % args.domain,                  # subdomain not listed
+        ])
+        token = "edge-%s" % uuid.uuid4().hex[:10]
+        session.rset()
+        session.mail(stranger)
+        code, _text = session.rcpt("postmaster")
+        check("inbound relay accepts plain RCPT TO:<postmaster> (RFC 5321)", code == 250, "got %d" % code)
+        if code == 250:
+            session.data(message(token, stranger, "postmaster"))
+            arrived = wait_for(os.path.join(args.maildir_root, args.domain, "postmaster", "**", "*"), token)
+            check("plain postmaster reaches the hub's postmaster@%s" % args.domain, arrived is not None)
+    finally:
+        session.quit()
+
+
+def hub_checks(args):
+    """Even a client the hub trusts cannot use local destinations."""
+    session = client(args.hub, 25, args.submission)
+    try:
+        refused("hub", session, "alice@%s" % args.domain, ["root@[%s]" % args.hub, "postmaster@localhost", "root"])
+    finally:
+        session.quit()
+
+
+def submission_checks(args):
+    session = client(args.submission, 587, args.probe)
+    try:
+        session.starttls(context=tls_context())
+        session.ehlo("edge-checks.example.com")
+        session.login(args.user, args.password)
+        refused("submission (authenticated)", session, args.user, ["root@[%s]" % args.submission, "postmaster@localhost", "root"])
+        token = "edge-%s" % uuid.uuid4().hex[:10]
+        session.rset()
+        session.sendmail(args.user, [args.mailbox], message(token, args.user, args.mailbox))
+    finally:
+        session.quit()
+    local, domain = args.mailbox.split("@")
+    path = wait_for(os.path.join(args.maildir_root, domain, local, "**", "*"), token)
+    check("authenticated mail reaches %s" % args.mailbox, path is not None)
+    if path:
+        with open(path, "rb") as handle:
+            received = email.message_from_binary_file(handle).get_all("Received") or []
+        shown = [line for line in received if args.probe in line or args.user in line]
+        check("no Received: header shows the roaming client's address or login", received and not shown,
+              "%r" % shown)
+
+
+def implicit_tls_checks(args):
+    session = client(args.submission, 465, args.probe, implicit=True, context=tls_context())
+    try:
+        version = session.sock.version()
+        check("port 465 speaks TLS from the first byte (%s)" % version, version in ("TLSv1.2", "TLSv1.3"))
+        code, _text = session.login(args.user, args.password)
+        check("AUTH over implicit TLS on 465", code == 235, "got %d" % code)
+        code = rcpt_code(session, args.user, args.mailbox)
+        check("authenticated mail accepted on 465", code == 250, "got %d" % code)
+        code = rcpt_code(session, args.user, "root@[%s]" % args.submission)
+        check("465 refuses RCPT TO:<root@[%s]>" % args.submission, 500 <= code < 600, "got %d" % code)
+    finally:
+        session.quit()
+
+
+def brute_force_checks(args, attempts=40):
+    """Wrong passwords in a bounded loop: the rate limit answers with a 4xx before the loop ends."""
+    codes = []
+    session = None
+    try:
+        for attempt in range(attempts):
+            if session is None:
+                session = client(args.submission, 587, args.brute_force_source)
+                session.starttls(context=tls_context())
+                session.ehlo("edge-checks.example.com")
+            try:
+                session.login(args.user, "wrong-%d" % attempt)
+                codes.append(235)
+            except smtplib.SMTPAuthenticationError as exc:
+                codes.append(exc.smtp_code)
+            except smtplib.SMTPServerDisconnected:
+                session = None
+                continue
+            if 400 <= codes[-1] < 500:
+                break
+    finally:
+        if session is not None:
+            try:
+                session.quit()
+            except smtplib.SMTPException:
+                pass
+    check("AUTH brute force hits the rate limit with a 4xx", bool(codes) and 400 <= codes[-1] < 500,
+          "replies %s" % codes)
+    check("no wrong password is ever accepted", 235 not in codes)
+
+
+def raw_session(host, port, source, talk_first):
+    """A hand-made SMTP client; with ``talk_first`` it speaks before the greeting (a spambot)."""
+    sock = socket.create_connection((host, port), timeout=TIMEOUT, source_address=(source, 0))
+    reader = sock.makefile("rb")
+
+    def reply():
+        lines = []
+        while True:
+            line = reader.readline()
+            if not line:
+                return (0, lines)
+            lines.append(line.decode("ascii", "replace").rstrip())
+            if line[3:4] != b"-":
+                return (int(line[:3]), lines)
+
+    def command(text):
+        sock.sendall(text.encode("ascii") + b"\r\n")
+        return reply()
+    try:
+        if talk_first:
+            # postscreen discards what came before its greeting; the client then carries on as usual.
+            sock.sendall(b"EHLO spambot.example.com\r\n")
+        greeting = reply()
+        command("EHLO %s.example.com" % ("spambot" if talk_first else "well-behaved"))
+        command("MAIL FROM:<sender@example.com>")
+        code, lines = command("RCPT TO:<postmaster@%s>" % args_domain[0])
+        command("QUIT")
+        return greeting, code, lines
+    except (OSError, ValueError) as exc:
+        return None, 0, [str(exc)]
+    finally:
+        sock.close()
+
+
+args_domain = []
+
+
+def postscreen_checks(args):
+    greeting, code, lines = raw_session(args.relay, 25, args.pregreet_source, talk_first=True)
+    check("postscreen refuses a client that talks before the greeting", 500 <= code < 600, "RCPT got %d %s" % (code, lines))
+    codes = []
+    for _attempt in range(3):  # a real MTA retries after the 4xx of the after-greeting tests
+        greeting, code, lines = raw_session(args.relay, 25, args.good_source, talk_first=False)
+        codes.append(code)
+        if code == 250:
+            break
+    check("postscreen admits a well-behaved client (after at most one retry)", codes[-1] == 250 and len(codes) <= 2,
+          "RCPT replies %s" % codes)
+
+
+def relay_notice_checks(args):
+    """The relay's own non-delivery notice leaves through the hub (and its smart host), not by DNS."""
+    relay_dir = "/etc/%s" % args.relay_instance
+    table = os.path.join(relay_dir, "relay_recipients")
+    ghost = "ghost-%s@%s" % (uuid.uuid4().hex[:6], args.domain)
+    with open(table, "r") as handle:
+        original = handle.read()
+    try:
+        # A recipient the relay thinks valid and the hub refuses: the relay must bounce.
+        with open(table, "a") as handle:
+            handle.write("%s OK\n" % ghost)
+        subprocess.run(["postmap", "-c", relay_dir, table], check=True)
+        token = "edge-%s" % uuid.uuid4().hex[:10]
+        session = client(args.relay, 25, args.probe)
+        try:
+            session.sendmail("stranger@example.com", [ghost], message(token, "stranger@example.com", ghost))
+        finally:
+            session.quit()
+        arrived = wait_for(os.path.join(args.upstream_dir, "*"), token, seconds=40)
+        check("the relay's bounce leaves through the hub to the smart host", arrived is not None)
+    finally:
+        with open(table, "w") as handle:
+            handle.write(original)
+        subprocess.run(["postmap", "-c", relay_dir, table], check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--submission", required=True)
+    parser.add_argument("--relay", required=True)
+    parser.add_argument("--relay-instance", required=True)
+    parser.add_argument("--hub", required=True)
+    parser.add_argument("--probe", required=True, help="source address allow-listed by postscreen")
+    parser.add_argument("--pregreet-source", required=True)
+    parser.add_argument("--good-source", required=True)
+    parser.add_argument("--brute-force-source", required=True)
+    parser.add_argument("--domain", required=True, help="first own domain")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--mailbox", required=True)
+    parser.add_argument("--maildir-root", required=True)
+    parser.add_argument("--upstream-dir", required=True)
+    args = parser.parse_args()
+    args_domain.append(args.domain)
+    for step in (relay_checks, hub_checks, submission_checks, implicit_tls_checks, brute_force_checks,
+                 postscreen_checks, relay_notice_checks):
+        try:
+            step(args)
+        except (smtplib.SMTPException, OSError, subprocess.CalledProcessError) as exc:
+            check(step.__name__, False, "%s: %s" % (type(exc).__name__, exc))
+    print("%d failed" % len(FAILURES) if FAILURES else "edge checks: all passed")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
