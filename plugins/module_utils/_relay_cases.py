@@ -324,16 +324,20 @@ def _own_domain_battery(ctx, domain):
     ]
 
 
+# Cases aimed at accounts every host has, not at a token: they are refused, never delivered.
+LOCAL_ACCOUNT_CASES = ("local-ip-literal", "localhost-recipient", "unqualified-recipient", "auth-local-ip-literal")
+
+
 def _local_destination_cases(ctx, kind, phase, prefix=""):
     """Local destinations an edge server does not serve, refused at RCPT."""
     s = "<%s>" % ctx.sender
     return [
-        Case(prefix + "local-ip-literal", "A local user at the server's own address literal (user@[own address]).",
-             kind, phase, SOURCE_LOCAL, s, [("<{t}@%s>" % ip_literal(ctx.server_ip), True)]),
-        Case(prefix + "localhost-recipient", "A user at localhost: a local destination, not a mail domain.",
-             kind, phase, "RFC 5321 2.3.5 (domain names); " + SOURCE_MAPS + " test 3 form", s, [("<{t}@localhost>", True)]),
-        Case(prefix + "unqualified-recipient", "A recipient without a domain (only postmaster may lack one).",
-             kind, phase, "RFC 5321 4.1.1.3 (only postmaster may lack a domain)", s, [("<{t}>", True)]),
+        Case(prefix + "local-ip-literal", "The local root account at the server's own address literal (root@[own address]).",
+             kind, phase, SOURCE_LOCAL, s, [("<root@%s>" % ip_literal(ctx.server_ip), True)]),
+        Case(prefix + "localhost-recipient", "postmaster@localhost: a local destination, not a mail domain.",
+             kind, phase, "RFC 5321 2.3.5 (domain names); " + SOURCE_MAPS + " test 3 form", s, [("<postmaster@localhost>", True)]),
+        Case(prefix + "unqualified-recipient", "The local root account without a domain (only postmaster may lack one).",
+             kind, phase, "RFC 5321 4.1.1.3 (only postmaster may lack a domain)", s, [("<root>", True)]),
     ]
 
 
