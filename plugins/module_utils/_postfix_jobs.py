@@ -20,7 +20,11 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import ipaddress
+import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl, _topology
 
@@ -49,7 +53,6 @@ RECEIVED_WITHOUT_CLIENT = (
 # Postfix matches subdomains of relay_domains by default: only the listed domains count here
 # (".domain" entries add subdomains where the description asks for them).
 PARENT_DOMAIN_MATCHES_SUBDOMAINS = "debug_peer_list, fast_flush_domains, mynetworks, permit_mx_backup_networks, qmqpd_authorized_clients"
-RECIPIENT_VALIDATION = ("list", "verify", "off")
 POSTSCREEN_DEFAULTS = {
     "enabled": True,
     "greet_wait": 6,
@@ -58,6 +61,25 @@ POSTSCREEN_DEFAULTS = {
     "dnsbl_threshold": 3,
     "allowlist": [],
 }
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificate_fingerprint(pem):
+    """SHA-256 fingerprint (``AB:CD:...``) of the first certificate of a PEM text, as Postfix's
+    ``smtpd_tls_fingerprint_digest = sha256`` computes it for a client certificate."""
+    if isinstance(pem, bytes):
+        pem = pem.decode("ascii", "replace")
+    match = _PEM_CERTIFICATE.search(pem or "")
+    if not match:
+        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the PEM certificate is not valid base64")
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
 
 
 def config_dir(instance):
@@ -230,6 +252,14 @@ def submission(settings):
         # No client is exempt (the default exempts mynetworks, which is empty anyway).
         smtpd_client_event_limit_exceptions="",
     )
+    if settings.get("client_certificate"):
+        # The hub relays outward only for this certificate (hub_relay_client_fingerprints):
+        # TLS to the hub is required, and the job's own certificate is the client certificate.
+        main_cf.update(
+            smtp_tls_security_level="encrypt",
+            smtp_tls_cert_file=settings["tls_cert_file"],
+            smtp_tls_key_file=settings["tls_key_file"],
+        )
     service_options = {}
     maps = []
     services = []
@@ -269,8 +299,8 @@ def _domain_entries(settings):
 def recipient_validation(settings):
     """How the inbound relay knows valid recipients: list (a table), verify (asks the hub) or off."""
     mode = settings.get("recipient_validation") or ("list" if settings.get("recipients") else "off")
-    if mode not in RECIPIENT_VALIDATION:
-        raise ValueError("recipient_validation: %r is not one of %s" % (mode, ", ".join(RECIPIENT_VALIDATION)))
+    if mode not in _topology.RECIPIENT_VALIDATION:
+        raise ValueError("recipient_validation: %r is not one of %s" % (mode, ", ".join(_topology.RECIPIENT_VALIDATION)))
     return mode
 
 
@@ -388,6 +418,9 @@ def hub(settings):
     relay_clients = [_cidr(client["address"]) for client in settings["relay_clients"]]
     inbound_relays = _map_ref(instance, "inbound_relays", "cidr")
     notices = "check_client_access " + _map_ref(instance, "inbound_relay_notices", "cidr")
+    fingerprints = sorted(set(fingerprint.upper() for fingerprint in settings.get("relay_client_fingerprints") or []))
+    # Who may relay outward: the submission servers' certificates when known, else their addresses.
+    relay_permit = "permit_tls_clientcerts" if fingerprints else "permit_mynetworks"
     main_cf.update(
         mydomain=settings["domains"][0],
         myorigin="$mydomain",
@@ -409,8 +442,8 @@ def hub(settings):
         # own non-delivery notices (null sender), which leave through the hub.
         smtpd_restriction_classes="inbound_relay_notices",
         inbound_relay_notices="check_sender_access inline:{<>=OK}",
-        smtpd_relay_restrictions="permit_mynetworks, %s, reject_unauth_destination" % notices,
-        smtpd_recipient_restrictions="reject_non_fqdn_recipient, permit_mynetworks, %s, reject_unauth_destination" % notices,
+        smtpd_relay_restrictions="%s, %s, reject_unauth_destination" % (relay_permit, notices),
+        smtpd_recipient_restrictions="reject_non_fqdn_recipient, %s, %s, reject_unauth_destination" % (relay_permit, notices),
         smtpd_null_access_lookup_key="<>",
     )
     maps = [
@@ -433,6 +466,18 @@ def hub(settings):
         },
         _local_recipients(),
     ]
+    if fingerprints:
+        if not (settings.get("tls_cert_file") and settings.get("tls_key_file")):
+            raise ValueError("relay_client_fingerprints: the hub needs TLS material (tls_cert_file, tls_key_file) to ask for certificates")
+        main_cf.update(
+            smtpd_tls_ask_ccert=True,
+            smtpd_tls_fingerprint_digest="sha256",
+            relay_clientcerts=_map_ref(instance, "relay_clientcerts"),
+        )
+        maps.append({"name": "relay_clientcerts", "type": "hash", "entries": _table((fingerprint, "submission") for fingerprint in fingerprints)})
+    else:
+        main_cf.update(smtpd_tls_ask_ccert=False, relay_clientcerts="")
+        maps.append({"name": "relay_clientcerts", "state": "absent"})
     smarthost = settings.get("smarthost") if settings.get("outbound_method") == "smarthost" else None
     if smarthost:
         if _is_ip(smarthost["host"]):

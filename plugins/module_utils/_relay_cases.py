@@ -103,8 +103,8 @@ class Case(object):
         self.rcpts = list(rcpts or [])
         self.token = token
         self.skip_reason = skip_reason
-        # WRONG_PASSWORD cases of a brute-force series: "warm-up" takes 535 or a 4xx,
-        # "over" passes only with the 4xx of a rate limit.
+        # A brute-force series: a "warm-up" AUTH passes when it succeeds or is already over
+        # the rate (4xx); the "over" one (a wrong password) passes only with the 4xx of a rate limit.
         self.expect_rate_limit = expect_rate_limit
 
     def plan(self):
@@ -433,14 +433,19 @@ def build_cases(ctx, run_id):
         local.description = "An authenticated user cannot write to a local account at the server's address literal."
         local.skip_reason = no_tls or no_user
         add(local)
-        # Last: once over the limit, AUTH from the probe's address is refused for a minute.
-        rate_skip = no_tls or no_user or (
-            None if ctx.auth_rate_limit else "no auth_rate_limit given (the series locks the probe out of AUTH for a minute)")
-        for attempt in range(1, (ctx.auth_rate_limit or 1) + 1):
-            add(Case("auth-rate-warm-up-%d" % attempt, "Wrong password %d of the allowed AUTH commands per minute." % attempt,
-                     WRONG_PASSWORD, PHASE_TLS, AUTH_RATE_LIMIT_SOURCE, skip_reason=rate_skip, expect_rate_limit="warm-up"))
-        add(Case("auth-over-rate", "One AUTH more than the rate limit allows is refused with a temporary error.",
-                 WRONG_PASSWORD, PHASE_TLS, AUTH_RATE_LIMIT_SOURCE, skip_reason=rate_skip, expect_rate_limit="over"))
+        # Only with a known limit (it locks the probe's address out of AUTH for a minute),
+        # and last, so that no other case meets the lock-out.
+        if ctx.auth_rate_limit:
+            rate_skip = no_tls or no_user
+            # The allowed AUTH commands, with the right password: a failed one would make the
+            # server slow down (Dovecot's auth penalty) and the series would never fit in a minute.
+            own = "<%s>" % ctx.sender
+            for attempt in range(1, ctx.auth_rate_limit + 1):
+                add(Case("auth-rate-warm-up-%d" % attempt, "AUTH %d of the allowed AUTH commands per minute." % attempt,
+                         MUST_ACCEPT, PHASE_AUTH, AUTH_RATE_LIMIT_SOURCE, own, [(own, True)],
+                         skip_reason=rate_skip, expect_rate_limit="warm-up"))
+            add(Case("auth-over-rate", "One AUTH more than the rate limit allows is refused with a temporary error.",
+                     WRONG_PASSWORD, PHASE_TLS, AUTH_RATE_LIMIT_SOURCE, skip_reason=rate_skip, expect_rate_limit="over"))
 
     for case in cases:
         if case.token and case.mail_from is not None:
@@ -666,14 +671,23 @@ def _judge_auth_before_tls(case, outcome):
     return PASS, "AUTH not offered before STARTTLS and refused: %s" % _reply_text(reply)
 
 
+def _judge_rate_warm_up(case, outcome):
+    reply = outcome.auth_reply
+    if reply is None:
+        return _cut_off(outcome, "AUTH")
+    if reply.code == 235:
+        return PASS, "AUTH counted: %s" % _reply_text(reply)
+    if reply.transient:
+        return PASS, "already over the rate: %s" % _reply_text(reply)
+    return INCONCLUSIVE, "authentication with the given credentials failed (%s): the series proves nothing" % _reply_text(reply)
+
+
 def _judge_wrong_password(case, outcome):
     reply = outcome.auth_reply
     if reply is None:
         return _cut_off(outcome, "AUTH")
     if reply.code == 235:
         return FAIL, "a wrong password was accepted: %s" % _reply_text(reply)
-    if case.expect_rate_limit == "warm-up":
-        return PASS, "wrong password refused%s: %s" % (" (already over the rate)" if reply.transient else "", _reply_text(reply))
     if case.expect_rate_limit == "over":
         if reply.transient:
             return PASS, "AUTH over the rate refused: %s" % _reply_text(reply)
@@ -697,6 +711,8 @@ def judge(case, outcome, capture=None, expect_delivery=True):
     needs_tls = case.kind == WRONG_PASSWORD or case.phase in (PHASE_TLS, PHASE_AUTH)
     if needs_tls and case.kind not in (STARTTLS, AUTH_BEFORE_TLS) and not outcome.tls_established:
         return _cut_off(outcome, "TLS")
+    if case.expect_rate_limit == "warm-up":
+        return _judge_rate_warm_up(case, outcome)
     if case.kind == RELAY_ATTEMPT:
         return _judge_refusal(case, outcome, capture, strict=False)
     if case.kind == MUST_REFUSE:

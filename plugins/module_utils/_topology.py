@@ -47,7 +47,7 @@ JOB_KEYS = {
     "submission": frozenset(("servers", "users", "tls", "placeholder_domain", "max_message_size",
                              "implicit_tls_port", "limits", "hide_client_in_received")),
     "inbound_relay": frozenset(("servers", "recipients", "tls", "max_message_size", "recipient_validation", "postscreen")),
-    "hub": frozenset(("servers", "mailboxes", "tls", "max_message_size")),
+    "hub": frozenset(("servers", "mailboxes", "tls", "max_message_size", "submission_trust")),
 }
 USER_KEYS = frozenset(("login", "password", "senders"))
 TLS_KEYS = frozenset(("cert_file", "key_file"))
@@ -65,6 +65,8 @@ SUBMISSION_LIMITS = {
 }
 SUBMISSION_LIMIT_KEYS = frozenset(SUBMISSION_LIMITS)
 RECIPIENT_VALIDATION = ("list", "verify", "off")
+# How a hub knows the submission servers it relays outward for.
+SUBMISSION_TRUST = ("certificate", "address")
 POSTSCREEN_KEYS = frozenset(("enabled", "greet_wait", "pipelining", "dnsbl_sites", "dnsbl_threshold", "allowlist"))
 DNSBL_KEYS = frozenset(("site", "weight"))
 
@@ -439,6 +441,25 @@ def _recipient_validation(problems, topology, spec):
     relay["recipients"] = known if given == "list" else []
 
 
+def _submission_trust(problems, topology, spec):
+    """certificate (the hub relays for the submission servers' TLS client certificates) where both
+    ends are Postfix with TLS material; address (mynetworks) otherwise."""
+    hub = topology["hub"]
+    submission = topology.get("submission") or {}
+    capable = (bool(submission.get("servers")) and bool(hub["tls"]) and bool(submission.get("tls"))
+               and all(server["platform"] == "postfix" for server in hub["servers"] + submission["servers"]))
+    given = spec.get("submission_trust")
+    if given is None:
+        given = "certificate" if capable else "address"
+    elif given not in SUBMISSION_TRUST:
+        problems.add("hub.submission_trust", "%r is not one of %s" % (given, ", ".join(SUBMISSION_TRUST)))
+        given = "address"
+    elif given == "certificate" and not capable:
+        problems.add("hub.submission_trust", "certificate needs Postfix on the hub and the submission servers, "
+                     "and TLS material (tls) for both")
+    hub["submission_trust"] = given
+
+
 def _check_wiring(problems, servers):
     by_address = {}
     by_host_job = {}
@@ -529,6 +550,8 @@ def normalize(description, inventory_hosts=None):
 
     if topology.get("inbound_relay"):
         _recipient_validation(problems, topology, description["inbound_relay"])
+    if topology.get("hub"):
+        _submission_trust(problems, topology, description["hub"])
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
     _check_wiring(problems, servers)
@@ -598,6 +621,7 @@ def host_jobs(topology, host):
                     placeholder_domain=settings["placeholder_domain"],
                     implicit_tls_port=settings["implicit_tls_port"],
                     hide_client_in_received=settings["hide_client_in_received"],
+                    client_certificate=(topology.get("hub") or {}).get("submission_trust") == "certificate",
                 )
                 variables.update(settings["limits"])
             elif job == "inbound_relay":
@@ -615,6 +639,11 @@ def host_jobs(topology, host):
                     domains=topology["domains"],
                     include_subdomains=topology["include_subdomains"],
                     relay_clients=[{"address": hop["address"]} for hop in _hops(topology, "submission")],
+                    # The hub's play reads each certificate on its host and trusts its fingerprint.
+                    relay_client_certificates=[
+                        {"host": server["host"], "cert_file": topology["submission"]["tls"]["cert_file"]}
+                        for server in servers_of(topology, "submission")
+                    ] if settings["submission_trust"] == "certificate" else [],
                     inbound_relays=[{"address": hop["address"]} for hop in _hops(topology, "inbound_relay")],
                     mailboxes=settings["mailboxes"],
                     outbound_method=outbound["method"],

@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_jobs as jobs
@@ -230,3 +233,39 @@ def test_every_job_listens_on_its_own_port_only(job):
     listeners = [s for s in instance["master_cf"] if s["type"] == "inet" and s.get("state", "present") == "present"]
     expected = [("2526", "n"), ("465", "n")] if job == "submission" else [("2526", "n")]
     assert [(s["service"], s["chroot"]) for s in listeners] == expected
+
+
+def test_certificate_fingerprint_is_sha256_of_the_der_in_postfix_form():
+    der = b"\x30\x03\x02\x01\x05"  # any bytes: the digest is over what the PEM body decodes to
+    pem = "junk before\n-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % base64.b64encode(der).decode()
+    expected = hashlib.sha256(der).hexdigest().upper()
+    fingerprint = jobs.certificate_fingerprint(pem)
+    assert fingerprint.replace(":", "") == expected and len(fingerprint.split(":")) == 32
+    with pytest.raises(ValueError, match="no PEM certificate"):
+        jobs.certificate_fingerprint("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+
+
+def test_hub_relays_outward_for_the_submission_certificate_not_the_address():
+    fingerprint = ":".join(["AB"] * 32)
+    hub = jobs.instance_for("hub", settings_of("hub", tls_cert_file="/etc/ssl/m.pem", tls_key_file="/etc/ssl/m.key",
+                                               relay_client_fingerprints=[fingerprint.lower()]))
+    main = hub["main_cf"]
+    assert main["smtpd_relay_restrictions"].startswith("permit_tls_clientcerts, ")
+    assert "permit_mynetworks" not in main["smtpd_relay_restrictions"] + main["smtpd_recipient_restrictions"]
+    # The submission servers still connect by address (and deliver to the own domains without a certificate).
+    assert main["smtpd_client_restrictions"].startswith("permit_mynetworks, ")
+    assert main["smtpd_tls_ask_ccert"] is True and main["smtpd_tls_fingerprint_digest"] == "sha256"
+    assert maps_by_name(hub)["relay_clientcerts"]["entries"] == "%s submission\n" % fingerprint
+    by_address = jobs.instance_for("hub", settings_of("hub"))
+    assert by_address["main_cf"]["smtpd_relay_restrictions"].startswith("permit_mynetworks, ")
+    assert maps_by_name(by_address)["relay_clientcerts"] == {"name": "relay_clientcerts", "state": "absent"}
+    with pytest.raises(ValueError, match="TLS material"):
+        jobs.instance_for("hub", settings_of("hub", tls_cert_file=None, relay_client_fingerprints=[fingerprint]))
+
+
+def test_submission_presents_its_certificate_to_the_hub():
+    main = jobs.instance_for("submission", settings_of("submission"))["main_cf"]
+    assert main["smtp_tls_security_level"] == "encrypt"
+    assert main["smtp_tls_cert_file"] == "/etc/ssl/m.pem" and main["smtp_tls_key_file"] == "/etc/ssl/m.key"
+    plain = jobs.instance_for("submission", settings_of("submission", client_certificate=False))["main_cf"]
+    assert plain["smtp_tls_security_level"] == "may" and "smtp_tls_cert_file" not in plain

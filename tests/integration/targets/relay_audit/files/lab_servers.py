@@ -176,7 +176,8 @@ def base_settings(name, address, kind):
     elif kind == "hub":
         settings.update({
             "mydestination": " ".join(OWN_DOMAINS),
-            "local_recipient_maps": "",
+            # Known recipients only: not even root@[own address].
+            "local_recipient_maps": "texthash:$config_directory/local_recipients",
             # Mail for own domains ends here: nothing to deliver in a test.
             "local_transport": "discard:delivered-on-hub",
         })

@@ -125,6 +125,31 @@ def hub_checks(args):
         session.quit()
 
 
+def hub_trust_checks(args):
+    """From the submission server's own address, relaying outward needs its TLS client certificate."""
+    foreign = "someone-%s@example.com" % uuid.uuid4().hex[:6]
+    session = client(args.hub, 25, args.submission)
+    try:
+        code = rcpt_code(session, "alice@%s" % args.domain, foreign)
+        check("hub refuses outward relaying from the submission address without its certificate",
+              500 <= code < 600, "got %d" % code)
+        code = rcpt_code(session, "alice@%s" % args.domain, args.mailbox)
+        check("hub still takes mail for the own domains from that address", code == 250, "got %d" % code)
+    finally:
+        session.quit()
+    context = tls_context()
+    context.load_cert_chain(args.client_cert, args.client_key)
+    session = client(args.hub, 25, args.submission)
+    try:
+        session.starttls(context=context)
+        session.ehlo("edge-checks.example.com")
+        code = rcpt_code(session, "alice@%s" % args.domain, foreign)
+        check("hub relays outward for the submission server's TLS client certificate", code == 250, "got %d" % code)
+        session.rset()
+    finally:
+        session.quit()
+
+
 def submission_checks(args):
     session = client(args.submission, 587, args.probe)
     try:
@@ -191,6 +216,37 @@ def brute_force_checks(args, attempts=15):
     limited = [text.decode("ascii", "replace") for code, text in replies if 400 <= code < 500 and b"too many AUTH" in text]
     check("AUTH brute force hits the rate limit with a 4xx", bool(limited), "replies %s %s" % (codes, limited[:1]))
     check("no wrong password is ever accepted", 235 not in codes, "replies %s" % codes)
+
+
+def _collection_root():
+    """The directory holding ansible_collections/: the synced copy, or the checkout's .cache/collections."""
+    parts = os.path.dirname(os.path.abspath(__file__)).split(os.sep)
+    if "ansible_collections" in parts:
+        return os.sep.join(parts[:parts.index("ansible_collections")])
+    return os.path.join(os.sep.join(parts[:-5]), ".cache", "collections")
+
+
+def audit_series_checks(args, auth_rate_limit=10):
+    """relay_audit's brute-force series (auth-rate-warm-up-N, auth-over-rate), run by the audit's own
+    session runner against the real submission server from an address of its own."""
+    sys.path.insert(0, _collection_root())
+    from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_audit as audit
+    from ansible_collections.mailrelay.smtp.plugins.module_utils import _relay_cases as cases
+
+    settings = audit.AuditSettings(host=args.submission, port=587, role="submission", own_domains=[args.domain],
+                                   username=args.user, password=args.password, sender=args.user,
+                                   source_address=args.series_source, tls_verify=False, timeout=TIMEOUT)
+    server = audit.discover(settings)
+    context = cases.CaseContext("submission", [args.domain], sender=args.user, username=args.user,
+                                server_name=server["name"], server_ip=server["address"], auth_rate_limit=auth_rate_limit)
+    series = [case for case in cases.build_cases(context, audit.new_run_id()) if case.expect_rate_limit]
+    check("the audit catalogue has the brute-force series", len(series) == auth_rate_limit + 1, "%d cases" % len(series))
+    probe = audit._Probe(settings)
+    for case in series:
+        outcome, _session = audit.execute_case(case, settings, probe, send_data=False)
+        verdict, reason = cases.judge(case, outcome)
+        if case.expect_rate_limit == "over" or verdict != cases.PASS:
+            check("relay_audit %s" % case.name, verdict == cases.PASS, reason)
 
 
 def raw_session(host, port, source, talk_first):
@@ -279,19 +335,23 @@ def main():
     parser.add_argument("--pregreet-source", required=True)
     parser.add_argument("--good-source", required=True)
     parser.add_argument("--brute-force-source", required=True)
+    parser.add_argument("--series-source", required=True, help="source of relay_audit's brute-force series")
     parser.add_argument("--domain", required=True, help="first own domain")
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--mailbox", required=True)
     parser.add_argument("--maildir-root", required=True)
     parser.add_argument("--upstream-dir", required=True)
+    parser.add_argument("--client-cert", required=True, help="the submission server's certificate")
+    parser.add_argument("--client-key", required=True)
     args = parser.parse_args()
     args_domain.append(args.domain)
-    for step in (relay_checks, hub_checks, submission_checks, implicit_tls_checks, brute_force_checks,
+    for step in (relay_checks, hub_checks, hub_trust_checks, submission_checks, implicit_tls_checks, brute_force_checks,
+                 audit_series_checks,
                  postscreen_checks, relay_notice_checks):
         try:
             step(args)
-        except (smtplib.SMTPException, OSError, subprocess.CalledProcessError) as exc:
+        except Exception as exc:  # every step reports, whatever went wrong
             check(step.__name__, False, "%s: %s" % (type(exc).__name__, exc))
     print("%d failed" % len(FAILURES) if FAILURES else "edge checks: all passed")
     return 1 if FAILURES else 0
