@@ -56,6 +56,8 @@ SERVERS = {
     # An inbound relay that trusts the whole loopback network.
     "inbound-open-mynetworks": ("127.0.3.20", 25, "inbound", {
         "mynetworks": "127.0.0.0/8",
+        # Open in every form: no recipient table refuses the routing tricks either.
+        "relay_recipient_maps": "",
     }),
     # An inbound relay whose relay restriction lets everything through.
     # Postfix refuses to start with a bare "permit" there, but not with a
@@ -172,6 +174,8 @@ def base_settings(name, address, kind):
             "parent_domain_matches_subdomains": "debug_peer_list fast_flush_domains mynetworks",
             "local_recipient_maps": "texthash:$config_directory/no_local_recipients",
             "myorigin": OWN_DOMAINS[0],
+            # ...which would turn an unqualified sender into an own-domain one.
+            "smtpd_sender_restrictions": "reject_non_fqdn_sender",
         })
     elif kind == "hub":
         settings.update({
