@@ -351,7 +351,12 @@ def inbound_relay(settings):
         smtp_tls_security_level="may",
     )
     if validation == "verify":
-        main_cf.update(unverified_recipient_reject_code=550, unverified_recipient_tempfail_action="defer")
+        main_cf.update(
+            unverified_recipient_reject_code=550,
+            unverified_recipient_tempfail_action="defer",
+            # The default reason quotes the hub's reply, address included: strangers need not see it.
+            unverified_recipient_reject_reason="Recipient address rejected: unknown recipient",
+        )
     maps = [{"name": "relay_domains", "type": "hash", "entries": _domain_entries(settings)}]
     if validation == "list":
         maps.append({"name": "relay_recipients", "type": "hash", "entries": _table((address, "OK") for address in sorted(settings.get("recipients") or []))})

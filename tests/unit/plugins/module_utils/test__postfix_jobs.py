@@ -97,6 +97,7 @@ def test_inbound_relay_can_verify_recipients_against_the_hub():
     assert main["relay_recipient_maps"] == "" and main["unverified_recipient_reject_code"] == 550
     # A hub that does not answer defers the client: nothing is accepted that could bounce.
     assert main["unverified_recipient_tempfail_action"] == "defer"
+    assert "hub" not in main["unverified_recipient_reject_reason"]
     with pytest.raises(ValueError, match="recipient_validation"):
         jobs.instance_for("inbound_relay", settings_of("inbound_relay", recipient_validation="maybe"))
 
