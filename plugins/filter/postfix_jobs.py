@@ -2,7 +2,8 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Postfix instance that serves a job (docs in postfix_job_instance.yml)."""
+"""The Postfix instance that serves a job (docs in postfix_job_instance.yml) and the
+fingerprint a Postfix hub trusts a submission server's certificate by (certificate_fingerprint.yml)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ def postfix_job_instance(settings, job):
         raise AnsibleFilterError("postfix_job_instance(%s): bad settings: %s" % (job, exc))
 
 
+def certificate_fingerprint(pem):
+    try:
+        return _postfix_jobs.certificate_fingerprint(pem)
+    except ValueError as exc:
+        raise AnsibleFilterError("certificate_fingerprint: %s" % exc)
+
+
 class FilterModule:
     def filters(self):
-        return {"postfix_job_instance": postfix_job_instance}
+        return {"postfix_job_instance": postfix_job_instance, "certificate_fingerprint": certificate_fingerprint}

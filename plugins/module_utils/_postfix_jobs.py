@@ -20,9 +20,13 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import ipaddress
+import re
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl, _topology
 
 # Postfix 3.6 defaults (safe relay restrictions, smtputf8...) without compatibility warnings.
 COMPATIBILITY_LEVEL = "3.6"
@@ -32,6 +36,53 @@ MAILDIR_ROOT = "/var/mail/mailrelay"
 # postmulti group of every job instance: a deploy finds the instances of jobs
 # the description no longer gives the host, and retires them.
 JOB_GROUP = "mailrelay"
+
+# Submission limits per client address (anvil(8)), counted over ANVIL_TIME_UNIT.
+ANVIL_TIME_UNIT = "60s"
+# Mozilla's "intermediate" server profile (TLS 1.2 ciphers; TLS 1.3 suites are OpenSSL's defaults),
+# https://ssl-config.mozilla.org/#server=postfix&config=intermediate (guidelines 5.7).
+MOZILLA_INTERMEDIATE_CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+))
+# The Received: line the submission server adds for an authenticated client (ESMTPA, ESMTPSA)
+# loses its "from <client name> ([address])" part: a roaming user's address stays private.
+RECEIVED_WITHOUT_CLIENT = (
+    "/^Received: from .*[[:space:]](by [^[:space:]]+ \\(Postfix\\) with E?SMTPS?A[[:space:]].*)$/",
+    "REPLACE Received: $1",
+)
+# Postfix matches subdomains of relay_domains by default: only the listed domains count here
+# (".domain" entries add subdomains where the description asks for them).
+PARENT_DOMAIN_MATCHES_SUBDOMAINS = "debug_peer_list, fast_flush_domains, mynetworks, permit_mx_backup_networks, qmqpd_authorized_clients"
+POSTSCREEN_DEFAULTS = {
+    "enabled": True,
+    "greet_wait": 6,
+    "pipelining": True,
+    "dnsbl_sites": [],
+    "dnsbl_threshold": 3,
+    "allowlist": [],
+}
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificate_fingerprint(pem):
+    """SHA-256 fingerprint (``AB:CD:...``) of the first certificate of a PEM text, as Postfix's
+    ``smtpd_tls_fingerprint_digest = sha256`` computes it for a client certificate."""
+    if isinstance(pem, bytes):
+        pem = pem.decode("ascii", "replace")
+    match = _PEM_CERTIFICATE.search(pem or "")
+    if not match:
+        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the PEM certificate is not valid base64")
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
 
 
 def config_dir(instance):
@@ -82,7 +133,12 @@ def _common(settings):
         "mydestination": "",
         "alias_maps": "",
         "alias_database": "",
-        "local_recipient_maps": "",
+        # Postfix treats [own address] as local even with mydestination empty: an empty
+        # recipient table refuses every local address at RCPT, and nothing is ever
+        # delivered on the host (plain "postmaster" is qualified with myorigin first).
+        "local_recipient_maps": _map_ref(settings["instance"], "local_recipients"),
+        "local_transport": "error:5.1.1 no local delivery on %s" % settings["hostname"],
+        "parent_domain_matches_subdomains": PARENT_DOMAIN_MATCHES_SUBDOMAINS,
         # Nobody submits mail locally to a relay (postmulti's default for new instances).
         "authorized_submit_users": "",
         "disable_vrfy_command": True,
@@ -107,26 +163,50 @@ def _common(settings):
     return main_cf
 
 
-def _smtpd_service(settings, options=None):
-    """The job's only SMTP listener (port 25 or 587), unchrooted so no chroot copy is needed."""
-    service_options = {"syslog_name": "%s/%s" % (settings["instance"], settings["port"])}
+def _smtpd_service(settings, port=None, options=None, command="smtpd", maxproc=None):
+    """An SMTP listener of the job, unchrooted so no chroot copy is needed."""
+    port = str(port or settings["port"])
+    service_options = {"syslog_name": "%s/%s" % (settings["instance"], port)}
     service_options.update(options or {})
-    return {
-        "service": str(settings["port"]),
+    service = {
+        "service": port,
         "type": "inet",
         "private": "n",
         "chroot": "n",
-        "command": "smtpd",
+        "command": command,
         "options": service_options,
     }
+    if maxproc is not None:
+        service["maxproc"] = maxproc
+    return service
+
+
+def _without_stock_listener(settings, services):
+    if "smtp" not in [str(port) for port in _listen_ports(settings)]:
+        # The stock port-25 listener goes: each job listens on its own ports only.
+        services.append({"service": "smtp", "type": "inet", "state": "absent"})
+    return services
+
+
+def _listen_ports(settings):
+    ports = [settings["port"]]
+    if settings.get("implicit_tls_port"):
+        ports.append(settings["implicit_tls_port"])
+    return ports
 
 
 def _master_cf(settings, options=None):
-    services = [_smtpd_service(settings, options)]
-    if str(settings["port"]) != "smtp":
-        # The stock port-25 listener goes: each job listens on its own port only.
-        services.append({"service": "smtp", "type": "inet", "state": "absent"})
-    return services
+    return _without_stock_listener(settings, [_smtpd_service(settings, options=options)])
+
+
+def _local_recipients():
+    """The empty table behind local_recipient_maps: no local address is valid."""
+    return {"name": "local_recipients", "type": "hash", "entries": ""}
+
+
+def _limit(settings, name):
+    value = settings.get(name)
+    return _topology.SUBMISSION_LIMITS[name] if value in (None, "") else int(value)
 
 
 def submission(settings):
@@ -143,6 +223,13 @@ def submission(settings):
         mynetworks="",
         smtpd_tls_security_level="encrypt",
         smtpd_tls_auth_only=True,
+        # TLS 1.2 and later only, with Mozilla's "intermediate" ciphers (docs/submission.md).
+        smtpd_tls_protocols=">=TLSv1.2",
+        smtpd_tls_mandatory_protocols=">=TLSv1.2",
+        smtpd_tls_ciphers="medium",
+        smtpd_tls_mandatory_ciphers="medium",
+        tls_medium_cipherlist=MOZILLA_INTERMEDIATE_CIPHERS,
+        tls_preempt_cipherlist=False,
         smtpd_sasl_auth_enable=True,
         smtpd_sasl_type="dovecot",
         # Dovecot's socket lives outside the queue (the smtpd service is not chrooted);
@@ -156,42 +243,180 @@ def submission(settings):
         smtpd_client_restrictions="",
         smtpd_sender_restrictions="reject_non_fqdn_sender, reject_sender_login_mismatch",
         smtpd_relay_restrictions="permit_sasl_authenticated, reject",
-        smtpd_recipient_restrictions="reject_non_fqdn_recipient, permit_sasl_authenticated, reject",
+        smtpd_recipient_restrictions="reject_non_fqdn_recipient, reject_unlisted_recipient, permit_sasl_authenticated, reject",
         smtp_tls_security_level="may",
+        # Limits per client address against password guessing and abuse (anvil(8)).
+        anvil_rate_time_unit=ANVIL_TIME_UNIT,
+        smtpd_client_auth_rate_limit=_limit(settings, "auth_rate_limit"),
+        smtpd_client_connection_rate_limit=_limit(settings, "connection_rate_limit"),
+        smtpd_client_message_rate_limit=_limit(settings, "message_rate_limit"),
+        smtpd_client_connection_count_limit=_limit(settings, "connection_count_limit"),
+        smtpd_recipient_limit=_limit(settings, "recipient_limit"),
+        # No client is exempt (the default exempts mynetworks, which is empty anyway).
+        smtpd_client_event_limit_exceptions="",
     )
+    if settings.get("client_certificate"):
+        # The hub relays outward only for this certificate (hub_relay_client_fingerprints):
+        # TLS to the hub is required, and the job's own certificate is the client certificate.
+        main_cf.update(
+            smtp_tls_security_level="encrypt",
+            smtp_tls_cert_file=settings["tls_cert_file"],
+            smtp_tls_key_file=settings["tls_key_file"],
+        )
+    service_options = {}
+    maps = []
+    services = []
+    if settings.get("hide_client_in_received", True):
+        # Only this instance's smtpd hands mail to this cleanup: authenticated mail only.
+        service_options["cleanup_service_name"] = "submission-cleanup"
+        services.append({
+            "service": "submission-cleanup", "type": "unix", "private": "n", "chroot": "n", "maxproc": "0",
+            "command": "cleanup", "options": {"header_checks": _map_ref(instance, "received_header_checks", "regexp")},
+        })
+        maps.append({"name": "received_header_checks", "type": "regexp", "entries": [list(RECEIVED_WITHOUT_CLIENT)]})
+    else:
+        services.append({"service": "submission-cleanup", "type": "unix", "state": "absent"})
+        maps.append({"name": "received_header_checks", "state": "absent"})
+    listeners = [_smtpd_service(settings, options=service_options)]
+    if settings.get("implicit_tls_port"):
+        # RFC 8314: TLS from the first byte; the same restrictions as the STARTTLS port.
+        implicit = dict(service_options, smtpd_tls_wrappermode=True)
+        listeners.append(_smtpd_service(settings, port=settings["implicit_tls_port"], options=implicit))
     owners = {}
     for user in settings["users"]:
         for sender in user["senders"]:
             owners.setdefault(sender.lower(), []).append(user["login"])
-    maps = [{"name": "sender_logins", "type": "hash", "entries": _table((sender, ",".join(logins)) for sender, logins in sorted(owners.items()))}]
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+    maps.append({"name": "sender_logins", "type": "hash", "entries": _table((sender, ",".join(logins)) for sender, logins in sorted(owners.items()))})
+    maps.append(_local_recipients())
+    return {"name": instance, "main_cf": main_cf, "master_cf": _without_stock_listener(settings, listeners + services), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+
+
+def _domain_entries(settings):
+    """``domain OK`` per own domain, plus ``.domain OK`` (its subdomains) when asked."""
+    entries = [(domain, "OK") for domain in settings["domains"]]
+    if settings.get("include_subdomains"):
+        entries += [("." + domain, "OK") for domain in settings["domains"]]
+    return _table(entries)
+
+
+def recipient_validation(settings):
+    """How the inbound relay knows valid recipients: list (a table), verify (asks the hub) or off."""
+    mode = settings.get("recipient_validation") or ("list" if settings.get("recipients") else "off")
+    if mode not in _topology.RECIPIENT_VALIDATION:
+        raise ValueError("recipient_validation: %r is not one of %s" % (mode, ", ".join(_topology.RECIPIENT_VALIDATION)))
+    return mode
+
+
+def _postscreen(settings):
+    """postscreen's settings: the role's values over POSTSCREEN_DEFAULTS."""
+    given = settings.get("postscreen") or {}
+    merged = dict(POSTSCREEN_DEFAULTS)
+    merged.update((key, value) for key, value in given.items() if value is not None)
+    return merged
+
+
+def _dnsbl_sites(sites):
+    """``site*weight`` items of postscreen_dnsbl_sites."""
+    items = []
+    for site in sites:
+        if isinstance(site, str):
+            site = {"site": site}
+        weight = int(site.get("weight", 1))
+        items.append(site["site"] if weight == 1 else "%s*%d" % (site["site"], weight))
+    return ", ".join(items)
 
 
 def inbound_relay(settings):
-    """Anonymous, own domains only, forwarded to the hub; everything else refused."""
+    """Anonymous, own domains and valid recipients only, forwarded to the hub; everything else refused."""
     instance = settings["instance"]
     main_cf = _common(settings)
+    hops = next_hops(settings["next_hops"])
+    validation = recipient_validation(settings)
+    recipient_checks = ["reject_non_fqdn_recipient", "reject_unauth_destination"]
+    if validation == "verify":
+        # The hub is asked at RCPT time (address probe, cached); a temporary answer defers, never accepts.
+        recipient_checks.append("reject_unverified_recipient")
     main_cf.update(
         mydomain=settings["domains"][0],
         myorigin="$mydomain",
         mynetworks="",
         relay_domains=_map_ref(instance, "relay_domains"),
-        relay_transport="relay:" + next_hops(settings["next_hops"]),
-        relay_recipient_maps=_map_ref(instance, "relay_recipients") if settings.get("recipients") else "",
-        relayhost="",
+        relay_transport="relay:" + hops,
+        relay_recipient_maps=_map_ref(instance, "relay_recipients") if validation == "list" else "",
+        # Whatever the relay itself must send (its non-delivery notices) leaves through the hub,
+        # never straight to the Internet.
+        relayhost=hops,
         smtpd_sasl_auth_enable=False,
         smtpd_client_restrictions="",
         smtpd_sender_restrictions="reject_non_fqdn_sender",
         smtpd_relay_restrictions="reject_unauth_destination",
-        smtpd_recipient_restrictions="reject_non_fqdn_recipient, reject_unauth_destination",
+        smtpd_recipient_restrictions=", ".join(recipient_checks),
         smtp_tls_security_level="may",
     )
-    maps = [{"name": "relay_domains", "type": "hash", "entries": _table((domain, "OK") for domain in settings["domains"])}]
-    if settings.get("recipients"):
-        maps.append({"name": "relay_recipients", "type": "hash", "entries": _table((address, "OK") for address in sorted(settings["recipients"]))})
+    if validation == "verify":
+        main_cf.update(
+            unverified_recipient_reject_code=550,
+            unverified_recipient_tempfail_action="defer",
+            # The default reason quotes the hub's reply, address included: strangers need not see it.
+            unverified_recipient_reject_reason="Recipient address rejected: unknown recipient",
+        )
+    maps = [{"name": "relay_domains", "type": "hash", "entries": _domain_entries(settings)}]
+    if validation == "list":
+        maps.append({"name": "relay_recipients", "type": "hash", "entries": _table((address, "OK") for address in sorted(settings.get("recipients") or []))})
     else:
         maps.append({"name": "relay_recipients", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+    maps.append(_local_recipients())
+    postscreen = _postscreen(settings)
+    if postscreen["enabled"]:
+        master_cf = _postscreen_services(settings, postscreen)
+        main_cf.update(_postscreen_main_cf(instance, postscreen))
+        maps.append({
+            "name": "postscreen_access",
+            "type": "cidr",
+            "entries": [[_cidr(address), "permit"] for address in postscreen["allowlist"]],
+        })
+    else:
+        master_cf = _master_cf(settings) + [
+            {"service": "smtpd", "type": "pass", "state": "absent"},
+            {"service": "dnsblog", "type": "unix", "state": "absent"},
+            {"service": "tlsproxy", "type": "unix", "state": "absent"},
+        ]
+        maps.append({"name": "postscreen_access", "state": "absent"})
+    return {"name": instance, "main_cf": main_cf, "master_cf": master_cf, "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+
+
+def _postscreen_services(settings, postscreen):
+    """postscreen on the job's port; smtpd behind it; dnsblog and tlsproxy as it needs them."""
+    services = [
+        _smtpd_service(settings, command="postscreen", maxproc="1"),
+        {"service": "smtpd", "type": "pass", "private": "-", "chroot": "n", "command": "smtpd",
+         "options": {"syslog_name": "%s/%s" % (settings["instance"], settings["port"])}},
+        # STARTTLS while postscreen itself talks to a client (after-greeting tests).
+        {"service": "tlsproxy", "type": "unix", "private": "-", "chroot": "n", "maxproc": "0", "command": "tlsproxy"},
+    ]
+    if postscreen["dnsbl_sites"]:
+        services.append({"service": "dnsblog", "type": "unix", "private": "-", "chroot": "n", "maxproc": "0", "command": "dnsblog"})
+    else:
+        services.append({"service": "dnsblog", "type": "unix", "state": "absent"})
+    return _without_stock_listener(settings, services)
+
+
+def _postscreen_main_cf(instance, postscreen):
+    """Greeting and pipelining tests, optional DNS blocklists, an allow-list (POSTSCREEN_README)."""
+    main_cf = {
+        "postscreen_access_list": _map_ref(instance, "postscreen_access", "cidr"),
+        "postscreen_denylist_action": "drop",
+        "postscreen_greet_wait": "%ds" % int(postscreen["greet_wait"]),
+        "postscreen_greet_action": "enforce",
+        "postscreen_pipelining_enable": bool(postscreen["pipelining"]),
+        "postscreen_pipelining_action": "enforce",
+        "postscreen_non_smtp_command_enable": False,
+        "postscreen_bare_newline_enable": False,
+        "postscreen_dnsbl_sites": _dnsbl_sites(postscreen["dnsbl_sites"]),
+        "postscreen_dnsbl_threshold": int(postscreen["dnsbl_threshold"]),
+        "postscreen_dnsbl_action": "enforce",
+    }
+    return main_cf
 
 
 def hub(settings):
@@ -199,6 +424,11 @@ def hub(settings):
     instance = settings["instance"]
     main_cf = _common(settings)
     relay_clients = [_cidr(client["address"]) for client in settings["relay_clients"]]
+    inbound_relays = _map_ref(instance, "inbound_relays", "cidr")
+    notices = "check_client_access " + _map_ref(instance, "inbound_relay_notices", "cidr")
+    fingerprints = sorted(set(fingerprint.upper() for fingerprint in settings.get("relay_client_fingerprints") or []))
+    # Who may relay outward: the submission servers' certificates when known, else their addresses.
+    relay_permit = "permit_tls_clientcerts" if fingerprints else "permit_mynetworks"
     main_cf.update(
         mydomain=settings["domains"][0],
         myorigin="$mydomain",
@@ -214,16 +444,20 @@ def hub(settings):
         # Mail written on the hub itself (sendmail) is part of the "hub -> Internet" path.
         authorized_submit_users="static:anyone",
         # Only the submission servers and inbound relays may talk to the hub at all...
-        smtpd_client_restrictions="permit_mynetworks, check_client_access %s, reject" % _map_ref(instance, "inbound_relays", "cidr"),
+        smtpd_client_restrictions="permit_mynetworks, check_client_access %s, reject" % inbound_relays,
         smtpd_sender_restrictions="reject_non_fqdn_sender",
-        # ...and only the submission servers may relay outward.
-        smtpd_relay_restrictions="permit_mynetworks, reject_unauth_destination",
-        smtpd_recipient_restrictions="reject_non_fqdn_recipient, permit_mynetworks, reject_unauth_destination",
+        # ...only the submission servers may relay outward, and the inbound relays only their
+        # own non-delivery notices (null sender), which leave through the hub.
+        smtpd_restriction_classes="inbound_relay_notices",
+        inbound_relay_notices="check_sender_access inline:{<>=OK}",
+        smtpd_relay_restrictions="%s, %s, reject_unauth_destination" % (relay_permit, notices),
+        smtpd_recipient_restrictions="reject_non_fqdn_recipient, %s, %s, reject_unauth_destination" % (relay_permit, notices),
+        smtpd_null_access_lookup_key="<>",
     )
     # DKIM signing (docs/dns.md): the OpenDKIM milter when on; its parameters removed when off.
     main_cf.update(_dkim.postfix_parameters((settings.get("dkim") or {}).get("milter")))
     maps = [
-        {"name": "mailbox_domains", "type": "hash", "entries": _table((domain, "OK") for domain in settings["domains"])},
+        {"name": "mailbox_domains", "type": "hash", "entries": _domain_entries(settings)},
         {
             "name": "mailboxes",
             "type": "hash",
@@ -235,7 +469,25 @@ def hub(settings):
             "type": "cidr",
             "entries": [[_cidr(relay["address"]), "OK"] for relay in settings["inbound_relays"]],
         },
+        {
+            "name": "inbound_relay_notices",
+            "type": "cidr",
+            "entries": [[_cidr(relay["address"]), "inbound_relay_notices"] for relay in settings["inbound_relays"]],
+        },
+        _local_recipients(),
     ]
+    if fingerprints:
+        if not (settings.get("tls_cert_file") and settings.get("tls_key_file")):
+            raise ValueError("relay_client_fingerprints: the hub needs TLS material (tls_cert_file, tls_key_file) to ask for certificates")
+        main_cf.update(
+            smtpd_tls_ask_ccert=True,
+            smtpd_tls_fingerprint_digest="sha256",
+            relay_clientcerts=_map_ref(instance, "relay_clientcerts"),
+        )
+        maps.append({"name": "relay_clientcerts", "type": "hash", "entries": _table((fingerprint, "submission") for fingerprint in fingerprints)})
+    else:
+        main_cf.update(smtpd_tls_ask_ccert=False, relay_clientcerts="")
+        maps.append({"name": "relay_clientcerts", "state": "absent"})
     smarthost = settings.get("smarthost") if settings.get("outbound_method") == "smarthost" else None
     if smarthost:
         if _is_ip(smarthost["host"]):

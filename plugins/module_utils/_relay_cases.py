@@ -29,6 +29,13 @@ Where the address tricks come from (cited per case in ``source``):
   filters placed in front of a relay (own domain with a trailing dot or in
   mixed case, look-alike domains, percent chains, a foreign recipient after
   an accepted own one).
+- EDGE: what an Internet-facing server must not accept even though it is no
+  relay: local destinations (RFC 5321 4.1.3 address literals, unqualified
+  and localhost recipients; plain ``postmaster`` is the RFC 5321 4.5.1
+  exception), subdomains of the own domains and unknown recipients (the
+  relay would bounce them later: backscatter, RFC 5321 6.2 and 3.6.2's
+  advice to refuse rather than bounce), and the submission limits of RFC 8314
+  (implicit TLS) and Postfix's anvil (AUTH rate).
 
 FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 """
@@ -66,6 +73,9 @@ SOURCE_MAPS = "MAPS relay-test.mail-abuse.org battery"
 SOURCE_NMAP = "nmap smtp-open-relay.nse"
 SOURCE_POSTFIX = "Postfix relay rules"
 SOURCE_VARIANT = "relay_audit variant of a classic form"
+SOURCE_LOCAL = "RFC 5321 4.1.3 address literal; Postfix local domain class (inet_interfaces)"
+SOURCE_BACKSCATTER = "RFC 5321 6.2 (refuse rather than bounce); Postfix BACKSCATTER_README"
+AUTH_RATE_LIMIT_SOURCE = "Postfix smtpd_client_auth_rate_limit (anvil); RFC 4954 4 (4xx: temporary)"
 
 MESSAGE_ID_DOMAIN = "relay-audit.invalid"
 
@@ -81,7 +91,7 @@ class Case(object):
     """One audit case: what to send and what the server must do with it."""
 
     def __init__(self, name, description, kind, phase, source, mail_from=None, rcpts=None,
-                 token=None, skip_reason=None):
+                 token=None, skip_reason=None, expect_rate_limit=None):
         self.name = name
         self.description = description
         self.kind = kind
@@ -93,6 +103,9 @@ class Case(object):
         self.rcpts = list(rcpts or [])
         self.token = token
         self.skip_reason = skip_reason
+        # A brute-force series: a "warm-up" AUTH passes when it succeeds or is already over
+        # the rate (4xx); the "over" one (a wrong password) passes only with the 4xx of a rate limit.
+        self.expect_rate_limit = expect_rate_limit
 
     def plan(self):
         """What the case will send, for check mode and reports."""
@@ -187,7 +200,8 @@ class CaseContext(object):
 
     def __init__(self, role, own_domains, foreign_domain="example.net", own_recipient="postmaster",
                  sender=None, server_name="server.invalid", server_ip="192.0.2.254",
-                 foreign_ip="192.0.2.1", username=None, other_sender=None, tls="auto"):
+                 foreign_ip="192.0.2.1", username=None, other_sender=None, tls="auto",
+                 auth_rate_limit=None):
         self.role = role
         self.own_domains = list(own_domains)
         self.foreign_domain = foreign_domain
@@ -199,6 +213,9 @@ class CaseContext(object):
         self.username = username
         self.other_sender = other_sender
         self.tls = tls
+        # AUTH commands per minute the submission server allows; None: the brute-force
+        # series is skipped (it locks the probe's address out of AUTH for a minute).
+        self.auth_rate_limit = auth_rate_limit
 
 
 def default_sender(role, foreign_domain, username=None):
@@ -307,6 +324,41 @@ def _own_domain_battery(ctx, domain):
     ]
 
 
+# Cases aimed at accounts every host has, not at a token: they are refused, never delivered.
+LOCAL_ACCOUNT_CASES = ("local-ip-literal", "localhost-recipient", "unqualified-recipient", "auth-local-ip-literal")
+
+
+def _local_destination_cases(ctx, kind, phase, prefix=""):
+    """Local destinations an edge server does not serve, refused at RCPT."""
+    s = "<%s>" % ctx.sender
+    return [
+        Case(prefix + "local-ip-literal", "The local root account at the server's own address literal (root@[own address]).",
+             kind, phase, SOURCE_LOCAL, s, [("<root@%s>" % ip_literal(ctx.server_ip), True)]),
+        Case(prefix + "localhost-recipient", "postmaster@localhost: a local destination, not a mail domain.",
+             kind, phase, "RFC 5321 2.3.5 (domain names); " + SOURCE_MAPS + " test 3 form", s, [("<postmaster@localhost>", True)]),
+        Case(prefix + "unqualified-recipient", "The local root account without a domain (only postmaster may lack one).",
+             kind, phase, "RFC 5321 4.1.1.3 (only postmaster may lack a domain)", s, [("<root>", True)]),
+    ]
+
+
+def _edge_cases(ctx):
+    """Inbound relay: local destinations, subdomains and unknown recipients are refused at RCPT."""
+    s = "<%s>" % ctx.sender
+    cases = [Case("postmaster-unqualified", "Plain postmaster (no domain) must be accepted and reach the hub's postmaster.",
+                  MUST_ACCEPT, PHASE_SESSION, "RFC 5321 4.5.1 (postmaster without a domain)", s, [("<postmaster>", True)])]
+    cases.extend(_local_destination_cases(ctx, MUST_REFUSE, PHASE_SESSION))
+    for domain in ctx.own_domains:
+        cases.append(Case("subdomain@%s" % domain,
+                          "A subdomain of an own domain that the description does not list (accepted, it would bounce).",
+                          MUST_REFUSE, PHASE_SESSION, SOURCE_BACKSCATTER + "; Postfix parent_domain_matches_subdomains",
+                          s, [("<{t}@relay-audit-sub.%s>" % domain, True)]))
+        cases.append(Case("unknown-recipient@%s" % domain,
+                          "An unknown recipient of an own domain (accepted, it would bounce to a forged sender).",
+                          MUST_REFUSE, PHASE_SESSION, SOURCE_BACKSCATTER + "; Postfix relay_recipient_maps",
+                          s, [("<{t}@%s>" % domain, True)]))
+    return cases
+
+
 def build_cases(ctx, run_id):
     """The ordered case list for ``ctx.role``; every case gets its own token."""
     if ctx.role not in ROLES:
@@ -337,14 +389,22 @@ def build_cases(ctx, run_id):
                      MUST_ACCEPT, PHASE_SESSION, "topology: inbound relay accepts its own domains",
                      "<%s>" % ctx.sender, [("<%s>" % own_recipient_for(domain, ctx.own_recipient), True)]))
         add_attempts(RELAY_ATTEMPT, PHASE_SESSION)
+        for case in _edge_cases(ctx):
+            add(case)
     elif ctx.role == "hub":
         add_attempts(RELAY_ATTEMPT, PHASE_SESSION)
+        for case in _local_destination_cases(ctx, MUST_REFUSE, PHASE_SESSION):
+            add(case)
     else:
         no_tls = "no TLS: the tls option is 'none'" if ctx.tls == "none" else None
         implicit = "implicit TLS: the port has no cleartext phase" if ctx.tls == "implicit" else None
         no_user = None if ctx.username else "no username given"
-        add(Case("starttls-offered", "STARTTLS is offered and the TLS handshake succeeds.",
-                 STARTTLS, PHASE_TLS, "RFC 3207; topology: submission over TLS", skip_reason=no_tls))
+        if ctx.tls == "implicit":
+            add(Case("implicit-tls", "TLS from the first byte (port 465), TLS 1.2 or later.",
+                     STARTTLS, PHASE_TLS, "RFC 8314 3.3 (implicit TLS for submission)"))
+        else:
+            add(Case("starttls-offered", "STARTTLS is offered and the TLS handshake succeeds.",
+                     STARTTLS, PHASE_TLS, "RFC 3207; topology: submission over TLS", skip_reason=no_tls))
         add(Case("auth-before-starttls",
                  "AUTH is neither offered nor usable before STARTTLS (decoy credentials are sent, never the real ones).",
                  AUTH_BEFORE_TLS, PHASE_CLEARTEXT, "RFC 4954 4; Postfix smtpd_tls_auth_only",
@@ -369,6 +429,23 @@ def build_cases(ctx, run_id):
                  MUST_REFUSE, PHASE_AUTH, "Postfix reject_sender_login_mismatch",
                  "<%s>" % (ctx.other_sender or ""), [("<{t}@%s>" % ctx.foreign_domain, True)],
                  skip_reason=spoof_skip))
+        local = _local_destination_cases(ctx, MUST_REFUSE, PHASE_AUTH, prefix="auth-")[0]
+        local.description = "An authenticated user cannot write to a local account at the server's address literal."
+        local.skip_reason = no_tls or no_user
+        add(local)
+        # Only with a known limit (it locks the probe's address out of AUTH for a minute),
+        # and last, so that no other case meets the lock-out.
+        if ctx.auth_rate_limit:
+            rate_skip = no_tls or no_user
+            # The allowed AUTH commands, with the right password: a failed one would make the
+            # server slow down (Dovecot's auth penalty) and the series would never fit in a minute.
+            own = "<%s>" % ctx.sender
+            for attempt in range(1, ctx.auth_rate_limit + 1):
+                add(Case("auth-rate-warm-up-%d" % attempt, "AUTH %d of the allowed AUTH commands per minute." % attempt,
+                         MUST_ACCEPT, PHASE_AUTH, AUTH_RATE_LIMIT_SOURCE, own, [(own, True)],
+                         skip_reason=rate_skip, expect_rate_limit="warm-up"))
+            add(Case("auth-over-rate", "One AUTH more than the rate limit allows is refused with a temporary error.",
+                     WRONG_PASSWORD, PHASE_TLS, AUTH_RATE_LIMIT_SOURCE, skip_reason=rate_skip, expect_rate_limit="over"))
 
     for case in cases:
         if case.token and case.mail_from is not None:
@@ -560,6 +637,8 @@ def _judge_must_deliver(case, outcome, capture, expect_delivery):
 
 
 def _judge_starttls(case, outcome):
+    if outcome.tls_established and outcome.tls_version in ("TLSv1", "TLSv1.1", "SSLv3"):
+        return FAIL, "TLS established with %s: older than TLS 1.2 (RFC 8996)" % outcome.tls_version
     if outcome.tls_established:
         return PASS, "TLS established (%s, certificate %s)" % (
             outcome.tls_version or "unknown version", "verified" if outcome.tls_verified else "not verified")
@@ -592,12 +671,27 @@ def _judge_auth_before_tls(case, outcome):
     return PASS, "AUTH not offered before STARTTLS and refused: %s" % _reply_text(reply)
 
 
+def _judge_rate_warm_up(case, outcome):
+    reply = outcome.auth_reply
+    if reply is None:
+        return _cut_off(outcome, "AUTH")
+    if reply.code == 235:
+        return PASS, "AUTH counted: %s" % _reply_text(reply)
+    if reply.transient:
+        return PASS, "already over the rate: %s" % _reply_text(reply)
+    return INCONCLUSIVE, "authentication with the given credentials failed (%s): the series proves nothing" % _reply_text(reply)
+
+
 def _judge_wrong_password(case, outcome):
     reply = outcome.auth_reply
     if reply is None:
         return _cut_off(outcome, "AUTH")
     if reply.code == 235:
         return FAIL, "a wrong password was accepted: %s" % _reply_text(reply)
+    if case.expect_rate_limit == "over":
+        if reply.transient:
+            return PASS, "AUTH over the rate refused: %s" % _reply_text(reply)
+        return FAIL, "AUTH over the rate was still checked (%s): no rate limit" % _reply_text(reply)
     if reply.transient:
         return INCONCLUSIVE, "AUTH with a wrong password answered %s" % _reply_text(reply)
     return PASS, "wrong password refused: %s" % _reply_text(reply)
@@ -617,6 +711,8 @@ def judge(case, outcome, capture=None, expect_delivery=True):
     needs_tls = case.kind == WRONG_PASSWORD or case.phase in (PHASE_TLS, PHASE_AUTH)
     if needs_tls and case.kind not in (STARTTLS, AUTH_BEFORE_TLS) and not outcome.tls_established:
         return _cut_off(outcome, "TLS")
+    if case.expect_rate_limit == "warm-up":
+        return _judge_rate_warm_up(case, outcome)
     if case.kind == RELAY_ATTEMPT:
         return _judge_refusal(case, outcome, capture, strict=False)
     if case.kind == MUST_REFUSE:

@@ -29,7 +29,8 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dove
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _validate
 
 JOBS = ("submission", "inbound_relay", "hub")
-TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound", "audit", "dns", "dkim"))
+OTHER_TOP_LEVEL_KEYS = ("domains", "tls", "outbound", "include_subdomains", "audit", "dns", "dkim")
+TOP_LEVEL_KEYS = frozenset(JOBS + OTHER_TOP_LEVEL_KEYS)
 PLATFORMS = {
     "submission": ("postfix", "iis"),
     "inbound_relay": ("postfix", "iis"),
@@ -44,9 +45,10 @@ SMARTHOST_TLS = ("none", "may", "encrypt")
 
 SERVER_KEYS = frozenset(("host", "address", "port", "hostname", "platform", "instance"))
 JOB_KEYS = {
-    "submission": frozenset(("servers", "users", "tls", "placeholder_domain", "max_message_size")),
-    "inbound_relay": frozenset(("servers", "recipients", "tls", "max_message_size")),
-    "hub": frozenset(("servers", "mailboxes", "tls", "max_message_size")),
+    "submission": frozenset(("servers", "users", "tls", "placeholder_domain", "max_message_size",
+                             "implicit_tls_port", "limits", "hide_client_in_received")),
+    "inbound_relay": frozenset(("servers", "recipients", "tls", "max_message_size", "recipient_validation", "postscreen")),
+    "hub": frozenset(("servers", "mailboxes", "tls", "max_message_size", "submission_trust")),
 }
 USER_KEYS = frozenset(("login", "password", "senders"))
 TLS_KEYS = frozenset(("cert_file", "key_file", "ca_file"))
@@ -54,6 +56,22 @@ TLS_REQUIRED_KEYS = ("cert_file", "key_file")
 AUDIT_KEYS = frozenset(("recipient",))
 OUTBOUND_KEYS = frozenset(("method", "smarthost", "dns_servers"))
 SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
+# Edge hygiene (issue 13): submission limits, implicit TLS, recipient validation, postscreen.
+DEFAULT_IMPLICIT_TLS_PORT = 465
+# Limits per client address, counted per minute by Postfix's anvil (docs/submission.md).
+SUBMISSION_LIMITS = {
+    "auth_rate_limit": 10,          # AUTH commands per minute: password guessing stops here
+    "connection_rate_limit": 100,   # connections per minute (an office behind one NAT address)
+    "message_rate_limit": 100,      # MAIL FROM commands per minute, accepted or not
+    "connection_count_limit": 20,   # simultaneous connections
+    "recipient_limit": 100,         # recipients per message
+}
+SUBMISSION_LIMIT_KEYS = frozenset(SUBMISSION_LIMITS)
+RECIPIENT_VALIDATION = ("list", "verify", "off")
+# How a hub knows the submission servers it relays outward for.
+SUBMISSION_TRUST = ("certificate", "address")
+POSTSCREEN_KEYS = frozenset(("enabled", "greet_wait", "pipelining", "dnsbl_sites", "dnsbl_threshold", "allowlist"))
+DNSBL_KEYS = frozenset(("site", "weight"))
 
 
 class TopologyError(ValueError):
@@ -349,6 +367,142 @@ def _audit(problems, value, domains, topology):
     return {"recipient": recipient}
 
 
+def _positive_int(problems, field, value, default):
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        problems.add(field, "must be a positive whole number, got %r" % (value,))
+        return default
+    return value
+
+
+def _submission_edge(problems, spec, servers):
+    """Implicit TLS port, anvil limits and Received: privacy of the submission job."""
+    raw_port = spec.get("implicit_tls_port")
+    if raw_port is False:
+        implicit_tls_port = 0
+    elif raw_port is None:
+        # IIS SMTP cannot serve implicit TLS: on by default where every server is Postfix.
+        implicit_tls_port = DEFAULT_IMPLICIT_TLS_PORT if all(server["platform"] == "postfix" for server in servers) else 0
+    else:
+        implicit_tls_port = _port(problems, "submission.implicit_tls_port", raw_port, 0)
+        if implicit_tls_port and any(server["platform"] != "postfix" for server in servers):
+            problems.add("submission.implicit_tls_port", "IIS SMTP has no implicit TLS: set false for IIS submission servers")
+    for server in servers:
+        if implicit_tls_port and server["port"] == implicit_tls_port:
+            problems.add("submission.implicit_tls_port", "%d is already the port of %s" % (implicit_tls_port, server["field"]))
+    limits = spec.get("limits") or {}
+    if not isinstance(limits, dict):
+        problems.add("submission.limits", "must be a mapping")
+        limits = {}
+    _check_keys(problems, "submission.limits", limits, SUBMISSION_LIMIT_KEYS)
+    hide = spec.get("hide_client_in_received", True)
+    if not isinstance(hide, bool):
+        problems.add("submission.hide_client_in_received", "must be true or false")
+        hide = True
+    return {
+        "implicit_tls_port": implicit_tls_port,
+        "limits": {key: _positive_int(problems, "submission.limits." + key, limits.get(key), default)
+                   for key, default in sorted(SUBMISSION_LIMITS.items())},
+        "hide_client_in_received": hide,
+    }
+
+
+def _postscreen(problems, value):
+    """postscreen in front of a Postfix inbound relay: on by default."""
+    value = {} if value is None else value
+    if isinstance(value, bool):
+        value = {"enabled": value}
+    if not isinstance(value, dict):
+        problems.add("inbound_relay.postscreen", "must be a mapping (or true/false)")
+        value = {}
+    _check_keys(problems, "inbound_relay.postscreen", value, POSTSCREEN_KEYS)
+    field = "inbound_relay.postscreen."
+    settings = {"enabled": value.get("enabled", True), "pipelining": value.get("pipelining", True)}
+    for key in ("enabled", "pipelining"):
+        if not isinstance(settings[key], bool):
+            problems.add(field + key, "must be true or false")
+    settings["greet_wait"] = _positive_int(problems, field + "greet_wait", value.get("greet_wait"), 6)
+    settings["dnsbl_threshold"] = _positive_int(problems, field + "dnsbl_threshold", value.get("dnsbl_threshold"), 3)
+    sites = []
+    for index, site in enumerate(_as_list(problems, field + "dnsbl_sites", value.get("dnsbl_sites"))):
+        where = "%sdnsbl_sites[%d]" % (field, index)
+        if isinstance(site, str):
+            site = {"site": site}
+        if not isinstance(site, dict):
+            problems.add(where, "must be a DNS list name or a mapping with site and weight")
+            continue
+        _check_keys(problems, where, site, DNSBL_KEYS)
+        name = site.get("site")
+        # A reply filter (zen.example=127.0.0.[2..11]) may follow the name.
+        if not isinstance(name, str) or not is_domain(name.split("=")[0]) or any(char.isspace() for char in name):
+            problems.add(where + ".site", "%r is not a DNS list name" % (name,))
+            continue
+        weight = site.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight == 0:
+            problems.add(where + ".weight", "must be a non-zero whole number (negative for allow lists)")
+            continue
+        sites.append({"site": name, "weight": weight})
+    settings["dnsbl_sites"] = sites
+    allowlist = []
+    for index, network in enumerate(_as_list(problems, field + "allowlist", value.get("allowlist"))):
+        try:
+            allowlist.append(str(ipaddress.ip_network(str(network), strict=False)))
+        except ValueError:
+            problems.add("%sallowlist[%d]" % (field, index), "%r is not an address or network" % (network,))
+    settings["allowlist"] = allowlist
+    return settings
+
+
+def _recipient_validation(problems, topology, spec):
+    """Known recipients (given, or the Postfix hub's mailboxes) and how the relay checks them."""
+    relay = topology["inbound_relay"]
+    hub = topology.get("hub") or {}
+    given = spec.get("recipient_validation")
+    known = relay["recipients"]
+    # A Postfix hub delivers exactly its mailboxes: the relay knows them (all of them, even none).
+    hub_is_postfix = bool(hub.get("servers")) and all(server["platform"] == "postfix" for server in hub["servers"])
+    if not known and hub_is_postfix:
+        known = list(hub.get("mailboxes") or [])
+    is_known = bool(known) or hub_is_postfix
+    if given is not None and given not in RECIPIENT_VALIDATION:
+        problems.add("inbound_relay.recipient_validation", "%r is not one of %s" % (given, ", ".join(RECIPIENT_VALIDATION)))
+        given = None
+    postfix_relays = [server for server in relay["servers"] if server["platform"] == "postfix"]
+    if given == "list" and not is_known:
+        problems.add("inbound_relay.recipient_validation", "list needs inbound_relay.recipients (the hub's recipients are not known)")
+    if given == "verify" and len(postfix_relays) != len(relay["servers"]):
+        problems.add("inbound_relay.recipient_validation", "verify works on Postfix relays only")
+    if given is None:
+        given = "list" if is_known else "off"
+        if not is_known and postfix_relays and hub:
+            problems.add(
+                "inbound_relay.recipient_validation",
+                "required: the relay cannot know the hub's recipients; list them in inbound_relay.recipients, "
+                "or set verify (ask the hub at RCPT time) or off (accept every address of the own domains)")
+    relay["recipient_validation"] = given
+    relay["recipients"] = known if given == "list" else []
+
+
+def _submission_trust(problems, topology, spec):
+    """certificate (the hub relays for the submission servers' TLS client certificates) where both
+    ends are Postfix with TLS material; address (mynetworks) otherwise."""
+    hub = topology["hub"]
+    submission = topology.get("submission") or {}
+    capable = (bool(submission.get("servers")) and bool(hub["tls"]) and bool(submission.get("tls"))
+               and all(server["platform"] == "postfix" for server in hub["servers"] + submission["servers"]))
+    given = spec.get("submission_trust")
+    if given is None:
+        given = "certificate" if capable else "address"
+    elif given not in SUBMISSION_TRUST:
+        problems.add("hub.submission_trust", "%r is not one of %s" % (given, ", ".join(SUBMISSION_TRUST)))
+        given = "address"
+    elif given == "certificate" and not capable:
+        problems.add("hub.submission_trust", "certificate needs Postfix on the hub and the submission servers, "
+                     "and TLS material (tls) for both")
+    hub["submission_trust"] = given
+
+
 def _check_wiring(problems, servers):
     by_address = {}
     by_host_job = {}
@@ -391,11 +545,16 @@ def normalize(description, inventory_hosts=None):
     if not isinstance(description, dict):
         raise TopologyError(["mailrelay_topology: must be a mapping"])
     for key in sorted(set(description) - TOP_LEVEL_KEYS):
-        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound, audit, dns, dkim)" % ", ".join(JOBS))
+        problems.add(key, "unknown job; known jobs are %s (other keys: %s)" % (", ".join(JOBS), ", ".join(OTHER_TOP_LEVEL_KEYS)))
 
     domains = _domains(problems, description.get("domains"))
+    include_subdomains = description.get("include_subdomains", False)
+    if not isinstance(include_subdomains, bool):
+        problems.add("include_subdomains", "must be true or false")
+        include_subdomains = False
     default_tls = _tls(problems, "tls", description.get("tls"))
-    topology = {"domains": domains, "outbound": _outbound(problems, description.get("outbound"))}
+    topology = {"domains": domains, "include_subdomains": include_subdomains,
+                "outbound": _outbound(problems, description.get("outbound"))}
     servers = []
     for job in JOBS:
         spec = description.get(job)
@@ -424,12 +583,18 @@ def normalize(description, inventory_hosts=None):
             # IIS finds its certificate in the Windows store (iis_smtp_submission_certificate_thumbprint).
             if not settings["tls"] and any(server["platform"] == "postfix" for server in job_servers):
                 problems.add("submission.tls", "required: submission accepts passwords only over TLS (cert_file, key_file)")
+            settings.update(_submission_edge(problems, spec, job_servers))
         elif job == "inbound_relay":
             settings["recipients"] = _own_addresses(problems, "inbound_relay.recipients", spec.get("recipients"), domains)
+            settings["postscreen"] = _postscreen(problems, spec.get("postscreen"))
         elif job == "hub":
             settings["mailboxes"] = _own_addresses(problems, "hub.mailboxes", spec.get("mailboxes"), domains)
         topology[job] = settings
 
+    if topology.get("inbound_relay"):
+        _recipient_validation(problems, topology, description["inbound_relay"])
+    if topology.get("hub"):
+        _submission_trust(problems, topology, description["hub"])
     topology["audit"] = _audit(problems, description.get("audit"), domains, topology)
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
@@ -528,14 +693,31 @@ def host_jobs(topology, host, wiring=None):
                     next_hops=hubs,
                     users=settings["users"],
                     placeholder_domain=settings["placeholder_domain"],
+                    implicit_tls_port=settings["implicit_tls_port"],
+                    hide_client_in_received=settings["hide_client_in_received"],
+                    client_certificate=(topology.get("hub") or {}).get("submission_trust") == "certificate",
                 )
+                variables.update(settings["limits"])
             elif job == "inbound_relay":
-                variables.update(next_hops=hubs, domains=topology["domains"], recipients=settings["recipients"])
+                variables.update(
+                    next_hops=hubs,
+                    domains=topology["domains"],
+                    include_subdomains=topology["include_subdomains"],
+                    recipients=settings["recipients"],
+                    recipient_validation=settings["recipient_validation"],
+                    postscreen=settings["postscreen"],
+                )
             else:
                 outbound = topology["outbound"]
                 variables.update(
                     domains=topology["domains"],
+                    include_subdomains=topology["include_subdomains"],
                     relay_clients=[{"address": hop["address"]} for hop in wiring.hops["submission"]],
+                    # The hub's play reads each certificate on its host and trusts its fingerprint.
+                    relay_client_certificates=[
+                        {"host": server["host"], "cert_file": topology["submission"]["tls"]["cert_file"]}
+                        for server in servers_of(topology, "submission")
+                    ] if settings["submission_trust"] == "certificate" else [],
                     inbound_relays=[{"address": hop["address"]} for hop in wiring.hops["inbound_relay"]],
                     mailboxes=settings["mailboxes"],
                     outbound_method=outbound["method"],
@@ -594,5 +776,19 @@ def audit_targets(topology, credentials=False):
             target["other_sender"] = "mailrelay-audit-spoof@%s" % topology["domains"][0]
             if credentials:
                 target["password"] = user["password"]
+        if job == "inbound_relay":
+            # Cases for behaviour the description itself turns off.
+            exclude = []
+            if topology["include_subdomains"]:
+                exclude.append("subdomain@*")
+            if topology["inbound_relay"]["recipient_validation"] == "off":
+                exclude.append("unknown-recipient@*")
+            if exclude:
+                target["cases"] = {"exclude": exclude}
         targets.append(target)
+        implicit_tls_port = (topology.get(job) or {}).get("implicit_tls_port")
+        if job == "submission" and implicit_tls_port and server["platform"] == "postfix":
+            # The same audit over the RFC 8314 port: TLS from the first byte.
+            targets.append(dict(target, name="%s %s (%s, implicit TLS)" % (job, server["host"], server["address"]),
+                                port=implicit_tls_port, tls="implicit"))
     return targets

@@ -113,4 +113,16 @@ echo "== mail paths and relay audit"
 ansible-playbook "${inventory[@]}" "$here/prove.yml" >"$log" 2>&1 || fail "proof failed"
 grep -q '0 failed' "$log" || fail "no audit summary"
 
+echo "== edge hygiene: local destinations, recipients, subdomains, notices, 465, AUTH limit, postscreen"
+# Real SMTP sessions against the instances deployed above (files/edge_checks.py says which).
+"${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" "$here/files/edge_checks.py" \
+  --submission 127.0.5.11 --relay 127.0.5.12 --relay-instance postfix-topo-inbound-relay --hub 127.0.5.13 \
+  --probe 127.0.5.30 --brute-force-source 127.0.5.31 --pregreet-source 127.0.5.32 --good-source 127.0.5.33 \
+  --series-source 127.0.5.34 \
+  --domain example.org --user alice@example.org --password topo-Pa55-1 --mailbox bob@example.org \
+  --maildir-root /var/mail/mailrelay/postfix-topo-hub --upstream-dir /var/lib/mailrelay-topo-it/upstream \
+  --client-cert /etc/mailrelay-topo-it/tls/lab.pem --client-key /etc/mailrelay-topo-it/tls/private/lab.key \
+  >"$log" 2>&1 || fail "edge checks failed"
+cat "$log"
+
 echo "topology integration: all scenarios behaved as expected"

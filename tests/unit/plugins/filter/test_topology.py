@@ -28,7 +28,7 @@ def test_jobs_of_a_host_carry_the_secrets_the_role_needs():
 
 def test_hosts_and_audit_targets():
     assert FILTERS["topology_hosts"](DESCRIPTION) == ["a", "b"]
-    assert [t["role"] for t in FILTERS["topology_audit_targets"](DESCRIPTION)] == ["submission", "hub"]
+    assert [t["role"] for t in FILTERS["topology_audit_targets"](DESCRIPTION)] == ["submission", "submission", "hub"]
 
 
 def test_invalid_description_is_a_filter_error_naming_the_field():

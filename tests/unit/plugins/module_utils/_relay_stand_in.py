@@ -15,7 +15,8 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._smtp_capture impor
 
 
 def closed_policy(rcpt):
-    return "250 2.1.5 Ok" if rcpt == "postmaster@own.example" else "554 5.7.1 Relay access denied"
+    # Plain postmaster too (RFC 5321 4.5.1).
+    return "250 2.1.5 Ok" if rcpt in ("postmaster@own.example", "postmaster") else "554 5.7.1 Relay access denied"
 
 
 def open_policy(rcpt):

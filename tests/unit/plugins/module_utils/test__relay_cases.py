@@ -44,7 +44,8 @@ def test_names_and_tokens_are_unique_and_tokens_never_prefix_each_other(role):
 @pytest.mark.parametrize("role", rc.ROLES)
 def test_every_mail_case_carries_its_token_in_a_judged_recipient(role):
     for case in rc.build_cases(ctx(role), "abc123"):
-        if case.mail_from is None or case.kind == rc.MUST_ACCEPT or case.name.startswith("unauth-own-domain"):
+        if (case.mail_from is None or case.kind == rc.MUST_ACCEPT or case.name.startswith("unauth-own-domain")
+                or case.name in rc.LOCAL_ACCOUNT_CASES):
             continue
         judged = [arg for arg, is_judged in case.rcpts if is_judged]
         assert judged and all(case.token in arg for arg in judged), case.name
@@ -93,10 +94,76 @@ def test_ipv6_server_literal():
     assert "@[IPv6:2001:db8::25]>" in cases["percent-hack-server-ip"].rcpts[0][0]
 
 
-def test_hub_runs_relay_attempts_only():
+def test_hub_runs_relay_attempts_and_local_destinations_only():
     cases = rc.build_cases(ctx("hub"), "abc123")
-    assert set(case.kind for case in cases) == {rc.RELAY_ATTEMPT}
+    refused = [case.name for case in cases if case.kind == rc.MUST_REFUSE]
+    assert refused == ["local-ip-literal", "localhost-recipient", "unqualified-recipient"]
+    assert set(case.kind for case in cases if case.name not in refused) == {rc.RELAY_ATTEMPT}
     assert "foreign-recipient" in by_name(cases)
+
+
+def test_inbound_relay_refuses_local_destinations_subdomains_and_unknown_recipients():
+    cases = by_name(rc.build_cases(ctx(), "abc123"))
+    plain = cases["postmaster-unqualified"]
+    assert plain.kind == rc.MUST_ACCEPT and plain.rcpts == [("<postmaster>", True)]
+    expected = {
+        "local-ip-literal": "<root@[198.51.100.7]>",
+        "localhost-recipient": "<postmaster@localhost>",
+        "unqualified-recipient": "<root>",
+        "subdomain@own.example": "<%s@relay-audit-sub.own.example>",
+        "subdomain@other.example": "<%s@relay-audit-sub.other.example>",
+        "unknown-recipient@own.example": "<%s@own.example>",
+    }
+    for name, template in expected.items():
+        assert cases[name].kind == rc.MUST_REFUSE and cases[name].phase == rc.PHASE_SESSION, name
+        expected_rcpt = template % cases[name].token if "%s" in template else template
+        assert cases[name].rcpts == [(expected_rcpt, True)], name
+        assert cases[name].source, name
+
+
+def test_submission_brute_force_series_only_when_the_limit_is_given():
+    cases = rc.build_cases(ctx("submission", own_domains=["own.example"]), "abc123")
+    assert not any(case.expect_rate_limit for case in cases)
+    limited = rc.build_cases(ctx("submission", own_domains=["own.example"], auth_rate_limit=3), "abc123")
+    series = [case for case in limited if case.expect_rate_limit]
+    # Last, so that the lock-out it causes touches no other case.
+    assert limited[-4:] == series
+    assert [case.name for case in series] == ["auth-rate-warm-up-1", "auth-rate-warm-up-2", "auth-rate-warm-up-3", "auth-over-rate"]
+    assert all(case.kind == rc.MUST_ACCEPT and case.phase == rc.PHASE_AUTH for case in series[:-1])
+    assert series[0].mail_from == "<alice@own.example>" and series[0].rcpts == [("<alice@own.example>", True)]
+    assert series[-1].kind == rc.WRONG_PASSWORD and not any(case.skip_reason for case in series)
+    local = by_name(limited)["auth-local-ip-literal"]
+    assert local.phase == rc.PHASE_AUTH and local.kind == rc.MUST_REFUSE
+
+
+def test_brute_force_verdicts():
+    warm_up = rc.Case("auth-rate-warm-up-1", "", rc.MUST_ACCEPT, rc.PHASE_AUTH, "s", "<a@own.example>",
+                      [("<a@own.example>", True)], expect_rate_limit="warm-up")
+    over = rc.Case("auth-over-rate", "", rc.WRONG_PASSWORD, rc.PHASE_TLS, "s", expect_rate_limit="over")
+
+    def outcome(code):
+        result = rc.CaseOutcome()
+        result.tls_established = True
+        result.auth_reply = reply("%d 5.7.8 some text" % code if code >= 500 else "%d 4.7.1 some text" % code if code >= 400 else "%d 2.7.0 ok" % code)
+        return result
+    assert rc.judge(warm_up, outcome(235))[0] == rc.PASS
+    assert rc.judge(warm_up, outcome(450))[0] == rc.PASS
+    assert rc.judge(warm_up, outcome(535))[0] == rc.INCONCLUSIVE
+    assert rc.judge(over, outcome(450))[0] == rc.PASS
+    verdict, reason = rc.judge(over, outcome(535))
+    assert verdict == rc.FAIL and "no rate limit" in reason
+
+
+def test_implicit_tls_case_requires_tls_1_2():
+    cases = by_name(rc.build_cases(ctx("submission", tls="implicit"), "abc123"))
+    assert "starttls-offered" not in cases
+    case = cases["implicit-tls"]
+    assert case.kind == rc.STARTTLS and "RFC 8314" in case.source
+    result = rc.CaseOutcome()
+    result.tls_established, result.tls_version = True, "TLSv1.3"
+    assert rc.judge(case, result)[0] == rc.PASS
+    result.tls_version = "TLSv1.1"
+    assert rc.judge(case, result)[0] == rc.FAIL
 
 
 def test_submission_catalogue_and_skips():

@@ -78,7 +78,7 @@ def test_several_jobs_share_a_host_on_loopback():
 
 def test_unknown_job_is_named():
     assert problems_of(description(smtp_relay={"servers": []})) == [
-        "smtp_relay: unknown job; known jobs are submission, inbound_relay, hub (other keys: domains, tls, outbound, audit, dns, dkim)"
+        "smtp_relay: unknown job; known jobs are submission, inbound_relay, hub (other keys: domains, tls, outbound, include_subdomains, audit, dns, dkim)"
     ]
 
 
@@ -207,10 +207,11 @@ def test_audit_targets_name_every_server():
     targets = _topology.audit_targets(_topology.normalize(description()))
     assert [(t["role"], t["host"], t["port"]) for t in targets] == [
         ("submission", "192.0.2.10", 587),
+        ("submission", "192.0.2.10", 465),
         ("inbound_relay", "192.0.2.11", 25),
         ("hub", "10.0.0.2", 25),
     ]
-    # Probe mail never goes to a user's mailbox: each domain's postmaster unless audit.recipient says otherwise.
+    assert targets[1]["tls"] == "implicit" and "tls" not in targets[0]
     assert all(t["own_domains"] == ["example.org", "example.net"] and t["own_recipient"] == "postmaster" for t in targets)
     # No CA named: no verification, and nothing a remote probe would have to bind.
     assert all(t["tls_verify"] is False and "ca_path" not in t and "source_address" not in t for t in targets)
@@ -222,7 +223,7 @@ def test_audit_targets_name_every_server():
 
 def test_audit_targets_carry_the_password_only_when_asked():
     targets = _topology.audit_targets(_topology.normalize(description()), credentials=True)
-    assert targets[0]["password"] == "secret-1" and "password" not in targets[1]
+    assert targets[0]["password"] == targets[1]["password"] == "secret-1" and "password" not in targets[2]
 
 
 def wide_description():
@@ -288,9 +289,10 @@ def test_audit_targets_verify_tls_against_the_named_ca_and_the_server_name():
     desc["hub"]["tls"] = dict(TLS)  # its own material, no CA named
     desc["submission"]["servers"][0]["hostname"] = "smtp.example.org"
     targets = _topology.audit_targets(_topology.normalize(desc))
-    submission, relay, hub = targets
-    assert (submission["tls_verify"], submission["ca_path"], submission["tls_server_name"]) == (
-        True, "/etc/ssl/mail-ca.pem", "smtp.example.org")
+    submission, implicit_tls, relay, hub = targets
+    for target in (submission, implicit_tls):
+        assert (target["tls_verify"], target["ca_path"], target["tls_server_name"]) == (
+            True, "/etc/ssl/mail-ca.pem", "smtp.example.org")
     assert relay["tls_server_name"] == "inbound-relay.example.org"
     assert hub["tls_verify"] is False and "ca_path" not in hub
 
@@ -325,3 +327,94 @@ def test_loopback_servers_are_probed_from_a_free_address_of_their_network():
     targets = _topology.audit_targets(_topology.normalize(desc))
     # Neither a server's address nor the smart host's: no job trusts it.
     assert {t["source_address"] for t in targets} == {"127.0.1.252"}
+
+
+def test_relay_recipients_default_to_the_postfix_hubs_mailboxes():
+    edge = _topology.host_jobs(_topology.normalize(description()), "edge")["inbound_relay"]
+    assert edge["inbound_relay_recipients"] == ["alice@example.org"]
+    assert edge["inbound_relay_recipient_validation"] == "list"
+    given = _topology.host_jobs(_topology.normalize(description(
+        inbound_relay={"servers": [{"host": "edge", "address": "192.0.2.11"}], "recipients": ["info@example.org"]})), "edge")
+    assert given["inbound_relay"]["inbound_relay_recipients"] == ["info@example.org"]
+
+
+def test_an_exchange_hub_needs_an_explicit_recipient_validation():
+    exchange = {"servers": [{"host": "core", "address": "10.0.0.2", "platform": "exchange"}]}
+    assert problems_of(description(hub=exchange)) == [
+        "inbound_relay.recipient_validation: required: the relay cannot know the hub's recipients; list them in "
+        "inbound_relay.recipients, or set verify (ask the hub at RCPT time) or off (accept every address of the own domains)"]
+    for mode in ("verify", "off"):
+        relay = {"servers": [{"host": "edge", "address": "192.0.2.11"}], "recipient_validation": mode}
+        jobs = _topology.host_jobs(_topology.normalize(description(hub=exchange, inbound_relay=relay)), "edge")
+        assert jobs["inbound_relay"]["inbound_relay_recipient_validation"] == mode
+        assert jobs["inbound_relay"]["inbound_relay_recipients"] == []
+    relay = {"servers": [{"host": "edge", "address": "192.0.2.11"}], "recipient_validation": "list"}
+    assert problems_of(description(hub=exchange, inbound_relay=relay)) == [
+        "inbound_relay.recipient_validation: list needs inbound_relay.recipients (the hub's recipients are not known)"]
+    targets = _topology.audit_targets(_topology.normalize(description(
+        hub=exchange, inbound_relay=dict(relay, recipient_validation="off"))))
+    assert [t.get("cases") for t in targets if t["role"] == "inbound_relay"] == [{"exclude": ["unknown-recipient@*"]}]
+
+
+def test_subdomains_only_when_asked():
+    topology = _topology.normalize(description())
+    assert _topology.host_jobs(topology, "edge")["inbound_relay"]["inbound_relay_include_subdomains"] is False
+    wide = _topology.normalize(description(include_subdomains=True))
+    assert _topology.host_jobs(wide, "core")["hub"]["hub_include_subdomains"] is True
+    assert [t["cases"] for t in _topology.audit_targets(wide) if t["role"] == "inbound_relay"] == [{"exclude": ["subdomain@*"]}]
+    assert problems_of(description(include_subdomains="yes")) == ["include_subdomains: must be true or false"]
+
+
+def test_submission_ports_limits_and_received_privacy():
+    edge = _topology.host_jobs(_topology.normalize(description()), "edge")["submission"]
+    assert edge["submission_implicit_tls_port"] == 465 and edge["submission_auth_rate_limit"] == 10
+    assert edge["submission_hide_client_in_received"] is True
+    submission = dict(description()["submission"], implicit_tls_port=False, limits={"auth_rate_limit": 5},
+                      hide_client_in_received=False)
+    edge = _topology.host_jobs(_topology.normalize(description(submission=submission)), "edge")["submission"]
+    assert edge["submission_implicit_tls_port"] == 0 and edge["submission_auth_rate_limit"] == 5
+    assert edge["submission_recipient_limit"] == 100 and edge["submission_hide_client_in_received"] is False
+    assert [t["port"] for t in _topology.audit_targets(_topology.normalize(description(submission=submission)))
+            if t["role"] == "submission"] == [587]
+    bad = dict(description()["submission"], implicit_tls_port=587, limits={"auth_rate_limit": 0, "typo": 1})
+    assert problems_of(description(submission=bad)) == [
+        "submission.implicit_tls_port: 587 is already the port of submission.servers[0]",
+        "submission.limits.typo: unknown key; known keys are auth_rate_limit, connection_count_limit, "
+        "connection_rate_limit, message_rate_limit, recipient_limit",
+        "submission.limits.auth_rate_limit: must be a positive whole number, got 0",
+    ]
+    iis = dict(description()["submission"], servers=[{"host": "edge", "address": "192.0.2.10", "platform": "iis"}])
+    assert _topology.host_jobs(_topology.normalize(description(submission=iis)), "edge")["submission"]["submission_implicit_tls_port"] == 0
+    assert problems_of(description(submission=dict(iis, implicit_tls_port=465))) == [
+        "submission.implicit_tls_port: IIS SMTP has no implicit TLS: set false for IIS submission servers"]
+
+
+def test_postscreen_settings():
+    edge = _topology.host_jobs(_topology.normalize(description()), "edge")["inbound_relay"]
+    assert edge["inbound_relay_postscreen"] == {"enabled": True, "pipelining": True, "greet_wait": 6, "dnsbl_threshold": 3,
+                                                "dnsbl_sites": [], "allowlist": []}
+    relay = {"servers": [{"host": "edge", "address": "192.0.2.11"}],
+             "postscreen": {"allowlist": ["198.51.100.7", "2001:db8::/48"], "dnsbl_sites": ["zen.example", {"site": "allow.example", "weight": -2}]}}
+    edge = _topology.host_jobs(_topology.normalize(description(inbound_relay=relay)), "edge")["inbound_relay"]
+    assert edge["inbound_relay_postscreen"]["allowlist"] == ["198.51.100.7/32", "2001:db8::/48"]
+    assert edge["inbound_relay_postscreen"]["dnsbl_sites"] == [{"site": "zen.example", "weight": 1}, {"site": "allow.example", "weight": -2}]
+    bad = dict(relay, postscreen={"allowlist": ["nope"], "dnsbl_sites": [{"site": "bad site"}], "greet_wait": -1})
+    assert problems_of(description(inbound_relay=bad)) == [
+        "inbound_relay.postscreen.greet_wait: must be a positive whole number, got -1",
+        "inbound_relay.postscreen.dnsbl_sites[0].site: 'bad site' is not a DNS list name",
+        "inbound_relay.postscreen.allowlist[0]: 'nope' is not an address or network",
+    ]
+
+
+def test_the_hub_trusts_postfix_submission_servers_by_certificate():
+    topology = _topology.normalize(description())
+    core = _topology.host_jobs(topology, "core")["hub"]
+    assert core["hub_relay_client_certificates"] == [{"host": "edge", "cert_file": TLS["cert_file"]}]
+    assert _topology.host_jobs(topology, "edge")["submission"]["submission_client_certificate"] is True
+    by_address = _topology.normalize(description(hub=dict(description()["hub"], submission_trust="address")))
+    assert _topology.host_jobs(by_address, "core")["hub"]["hub_relay_client_certificates"] == []
+    assert _topology.host_jobs(by_address, "edge")["submission"]["submission_client_certificate"] is False
+    iis = dict(description()["submission"], servers=[{"host": "edge", "address": "192.0.2.10", "platform": "iis"}])
+    assert _topology.host_jobs(_topology.normalize(description(submission=iis)), "core")["hub"]["hub_relay_client_certificates"] == []
+    assert problems_of(description(submission=iis, hub=dict(description()["hub"], submission_trust="certificate"))) == [
+        "hub.submission_trust: certificate needs Postfix on the hub and the submission servers, and TLS material (tls) for both"]

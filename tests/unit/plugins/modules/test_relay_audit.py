@@ -77,11 +77,11 @@ def test_open_server_fails_with_a_readable_summary_and_full_data(stand_in, capsy
     assert result["failed"] is True
     lines = result["msg"].splitlines()
     assert lines[0] == result["summary"]
-    assert "38 failed" in lines[0]
+    assert "43 failed" in lines[0]
     assert lines[1].startswith("- foreign-recipient (fail): accepted at RCPT TO (250 2.1.5 Ok)")
-    assert lines[-1] == "- ... 33 more, see the 'cases' result"
+    assert lines[-1] == "- ... 38 more, see the 'cases' result"
     assert "percent-hack@own.example" in result["failed_cases"]
-    assert len(result["cases"]) == 39
+    assert len(result["cases"]) == 45
 
 
 def test_cases_selection_and_typos(stand_in, capsys):

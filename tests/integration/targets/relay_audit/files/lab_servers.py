@@ -56,6 +56,8 @@ SERVERS = {
     # An inbound relay that trusts the whole loopback network.
     "inbound-open-mynetworks": ("127.0.3.20", 25, "inbound", {
         "mynetworks": "127.0.0.0/8",
+        # Open in every form: no recipient table refuses the routing tricks either.
+        "relay_recipient_maps": "",
     }),
     # An inbound relay whose relay restriction lets everything through.
     # Postfix refuses to start with a bare "permit" there, but not with a
@@ -85,6 +87,8 @@ SERVERS = {
     # relays them; its next hop for other.example is strict and refuses.
     "inbound-domain-match": ("127.0.3.24", 25, "inbound", {
         "allow_untrusted_routing": "yes",
+        # Every local part of the own domains, or the next hops never see the tricks.
+        "relay_recipient_maps": "",
     }),
     "nexthop-rewrites": ("127.0.3.25", 25, "nexthop", {
         "mynetworks": "127.0.3.24/32",
@@ -163,11 +167,21 @@ def base_settings(name, address, kind):
             "relay_domains": " ".join(OWN_DOMAINS),
             # Own domains go to the closed hub.
             "transport_maps": "texthash:$config_directory/transport",
+            # Edge hygiene: known recipients only, listed domains only (no subdomains),
+            # nothing local (not even root@[own address]); plain postmaster is qualified
+            # with an own domain.
+            "relay_recipient_maps": "texthash:$config_directory/relay_recipients",
+            "parent_domain_matches_subdomains": "debug_peer_list fast_flush_domains mynetworks",
+            "local_recipient_maps": "texthash:$config_directory/no_local_recipients",
+            "myorigin": OWN_DOMAINS[0],
+            # ...which would turn an unqualified sender into an own-domain one.
+            "smtpd_sender_restrictions": "reject_non_fqdn_sender",
         })
     elif kind == "hub":
         settings.update({
             "mydestination": " ".join(OWN_DOMAINS),
-            "local_recipient_maps": "",
+            # Known recipients only: not even root@[own address].
+            "local_recipient_maps": "texthash:$config_directory/local_recipients",
             # Mail for own domains ends here: nothing to deliver in a test.
             "local_transport": "discard:delivered-on-hub",
         })
@@ -192,6 +206,8 @@ def base_settings(name, address, kind):
             "smtpd_sender_login_maps": "texthash:$config_directory/sender_logins",
             "smtpd_sender_restrictions": "reject_sender_login_mismatch",
             "smtpd_relay_restrictions": "permit_sasl_authenticated, reject",
+            # Not even an authenticated user reaches root@[own address].
+            "local_recipient_maps": "texthash:$config_directory/no_local_recipients",
         })
     return settings
 
@@ -262,6 +278,9 @@ def build(name):
     write(os.path.join(conf, "own_senders"), "".join("%s OK\n" % domain for domain in OWN_DOMAINS))
     write(os.path.join(conf, "local_recipients"),
           "".join("postmaster@%s x\n" % domain for domain in OWN_DOMAINS))
+    write(os.path.join(conf, "relay_recipients"),
+          "".join("postmaster@%s OK\n" % domain for domain in OWN_DOMAINS))
+    write(os.path.join(conf, "no_local_recipients"), "")
 
     if kind == "submission":
         make_certificate(conf)
