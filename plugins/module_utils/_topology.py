@@ -27,9 +27,10 @@ import ipaddress
 import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _publishing
 
 JOBS = ("submission", "inbound_relay", "hub")
-TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound"))
+TOP_LEVEL_KEYS = frozenset(JOBS + ("domains", "tls", "outbound", "publishing"))
 PLATFORMS = {
     "submission": ("postfix", "iis"),
     "inbound_relay": ("postfix", "iis"),
@@ -349,7 +350,7 @@ def normalize(description, inventory_hosts=None):
     if not isinstance(description, dict):
         raise TopologyError(["mailrelay_topology: must be a mapping"])
     for key in sorted(set(description) - TOP_LEVEL_KEYS):
-        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound)" % ", ".join(JOBS))
+        problems.add(key, "unknown job; known jobs are %s (other keys: domains, tls, outbound, publishing)" % ", ".join(JOBS))
 
     domains = _domains(problems, description.get("domains"))
     default_tls = _tls(problems, "tls", description.get("tls"))
@@ -391,6 +392,8 @@ def normalize(description, inventory_hosts=None):
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
     _check_wiring(problems, servers)
+    # Publishing is checked against the jobs above; it lives in its own module.
+    topology["publishing"] = _publishing.normalize(problems, description.get("publishing"), topology, inventory_hosts)
     if problems.items:
         raise TopologyError(problems.items)
     return topology
