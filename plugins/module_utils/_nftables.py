@@ -153,7 +153,7 @@ def check_content(family, name, content):
 
 
 class Table:
-    """The collection's table FAMILY NAME on one host; ``run(argv) -> (rc, stdout, stderr)``."""
+    """The collection's table FAMILY NAME on one host; ``run(argv, stdin=None) -> (rc, stdout, stderr)``."""
 
     def __init__(self, family, name, run, state_dir):
         self.family = family
@@ -200,6 +200,12 @@ class Table:
         before = "\n".join(normalize_listing(current)) + "\n" if current is not None else ""
         after = "\n".join(normalize_listing(content)) + "\n" if content is not None else ""
         return before, after, before != after
+
+    def check(self, content):
+        """``nft -c`` of the replacement, read from stdin: check mode writes no file."""
+        rc, out, err = self.run(["nft", "-c", "-f", "-"], self._replacement(content))
+        if rc != 0:
+            raise NftError("nft -c -f: %s" % (err or out).strip())
 
     def pending(self):
         return os.path.exists(self.pending_file)

@@ -85,8 +85,8 @@ def netns(tmp_path):
     subprocess.run(["ip", "netns", "add", name], check=True)
     spawned = []
 
-    def run(argv):
-        done = subprocess.run(["ip", "netns", "exec", name] + argv, capture_output=True, text=True, timeout=30)
+    def run(argv, stdin=None):
+        done = subprocess.run(["ip", "netns", "exec", name] + argv, input=stdin, capture_output=True, text=True, timeout=30)
         return done.returncode, done.stdout, done.stderr
 
     def spawn(argv):
@@ -141,6 +141,9 @@ def test_a_table_nft_refuses_changes_nothing(netns):
     table = _nftables.Table("inet", "mailrelay", run, str(state))
     table.apply(gateway_text())
     broken = gateway_text().replace("policy drop;", "policy sometimes;")
+    with pytest.raises(_nftables.NftError, match="policy sometimes"):
+        table.check(broken)
+    table.check(gateway_text(description(dns_servers=["10.20.0.54"])))
     with pytest.raises(_nftables.NftError, match="nft -c -f"):
         table.apply(broken)
     assert table.read() == gateway_text()
