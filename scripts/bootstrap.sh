@@ -14,6 +14,8 @@ apt_packages=(
   openssh-client
   # swaks only speaks STARTTLS with Net::SSLeay (a Recommends, skipped by --no-install-recommends)
   libnet-ssleay-perl
+  # the publishing lab: every namespace host runs its own sshd, reached by Ansible over SSH
+  openssh-server
 )
 
 missing=()
