@@ -169,8 +169,13 @@ up() {
     in_host gw ip link set "${bridge_name:0:1}-$host" master "$bridge_name"
     in_host "$host" ip addr add "$address/24" dev eth0
     in_host "$host" ip route add default via "${address%.*}.1"
-    # The host's own name resolver: the outside DNS server, through the gateway.
-    in_host "$host" sh -c 'echo "nameserver 198.18.10.53" >/etc/resolv.conf'
+    # Only the hub may ask the outside DNS server (through the gateway); elsewhere a
+    # resolver that refuses at once keeps smtpd's client name lookups from waiting.
+    if [[ $host == hub ]]; then
+      in_host "$host" sh -c 'echo "nameserver 198.18.10.53" >/etc/resolv.conf'
+    else
+      in_host "$host" sh -c 'echo "nameserver 127.0.0.1" >/etc/resolv.conf'
+    fi
     in_host "$host" mkdir -p /etc/mailrelay-lab/tls
     in_host "$host" install -m 0644 "$SHARED/tls/lab.pem" /etc/mailrelay-lab/tls/lab.pem
     in_host "$host" install -m 0600 "$SHARED/tls/lab.key" /etc/mailrelay-lab/tls/lab.key
