@@ -11,7 +11,8 @@
 #   publishing-lab.sh up             build the hosts and networks (again: rebuild from scratch)
 #   publishing-lab.sh down           end every lab process, remove every lab file
 #   publishing-lab.sh run HOST CMD   run CMD inside HOST (ctl runs ansible-playbook)
-#   publishing-lab.sh ssh-args       print the ssh options the inventory uses
+#   publishing-lab.sh proxy HOST PORT  relay stdin/stdout to HOST:PORT from the management
+#                                    network (ssh ProxyCommand: Ansible runs outside the lab)
 #
 # Networks (198.18.0.0/15 is reserved for network tests; the lab refuses to start when
 # this machine already uses any of it):
@@ -203,7 +204,7 @@ up() {
     done
     ((i < POLLS)) || die "sshd of $host does not answer on ${MGMT[$host]}:22"
   done
-  echo "publishing-lab: up (hosts: ${HOSTS[*]}; run ansible from ctl: publishing-lab.sh run ctl ...)"
+  echo "publishing-lab: up (hosts: ${HOSTS[*]}; inventories/publishing reaches them over SSH)"
 }
 
 down() {
@@ -235,7 +236,30 @@ case ${1:-} in
 up) up ;;
 down) down ;;
 run) host=$2; shift 2; in_host "$host" bash -c "$*" ;;
-ssh-args) echo "-i $SHARED/ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR" ;;
+proxy)
+  # The management network exists only inside the lab: enter the controller's network
+  # namespace and relay the SSH stream there (the root namespace gets no lab address).
+  pid=$(holder ctl) || die "the lab is not up (publishing-lab.sh up)"
+  exec nsenter -t "$pid" -n -- python3 -c '
+import os, select, socket, sys
+connection = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+connection.settimeout(None)
+streams = [0, connection]
+while streams:
+    for ready in select.select(streams, [], [])[0]:
+        if ready == 0:
+            data = os.read(0, 65536)
+            if not data:
+                connection.shutdown(socket.SHUT_WR)
+                streams.remove(0)
+            else:
+                connection.sendall(data)
+        else:
+            data = connection.recv(65536)
+            if not data:
+                sys.exit(0)
+            os.write(1, data)
+' "$2" "$3" ;;
 check-overlap) check_overlap ;;
-*) echo "usage: $0 up|down|run HOST CMD|ssh-args|check-overlap" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|run HOST CMD|proxy HOST PORT|check-overlap" >&2; exit 2 ;;
 esac

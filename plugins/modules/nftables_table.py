@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: nftables_table
 short_description: Manage one nftables table of its own, with a check, an atomic load and commit-confirm
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes one nftables table (O(family), O(name)) exactly what O(content) defines. Only that table is
     read or written: every other table on the host (its own firewall, a container runtime's) is left
