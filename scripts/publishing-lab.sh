@@ -214,8 +214,12 @@ down() {
     pid=$(holder "$host" || true)
     ns=$(readlink "/proc/$pid/ns/net" 2>/dev/null || true)
     if [[ -n $ns && $ns != "$(readlink /proc/self/ns/net)" ]]; then
-      for p in $(ls /proc | grep -E '^[0-9]+$'); do
-        [[ $p != "$pid" && $(readlink "/proc/$p/ns/net" 2>/dev/null) == "$ns" ]] && kill "$p" 2>/dev/null || true
+      # Every process of the host (sshd, Postfix, Dovecot, watchdogs) lives in its network namespace.
+      for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        if [[ $p != "$pid" && $(readlink "/proc/$p/ns/net" 2>/dev/null) == "$ns" ]]; then
+          kill "$p" 2>/dev/null || true
+        fi
       done
     fi
     kill "$(cat "$STATE/$host/pid")" "$pid" 2>/dev/null || true

@@ -12,7 +12,7 @@ short_description: Manage one nftables table of its own, with a check, an atomic
 version_added: 0.1.0
 description:
   - Makes one nftables table (O(family), O(name)) exactly what O(content) defines. Only that table is
-    read or written: every other table on the host (its own firewall, a container runtime's) is left
+    read or written; every other table on the host (its own firewall, a container runtime's) is left
     as it is, and no C(flush ruleset) is ever run.
   - The new table is checked with C(nft -c) first; a definition nft refuses changes nothing. It is then
     loaded with C(nft -f) in one transaction (declare, delete and define the table), so the host is
@@ -74,7 +74,9 @@ notes:
   - The loaded table is not written to C(/etc/nftables.conf); it lasts until the next reboot unless the
     host loads it at boot (the C(firewall) role documents how).
 seealso:
-  - role: mailrelay.smtp.firewall
+  - name: The publishing guide
+    description: The rules the firewall role derives from the topology, and the commit-confirm step.
+    link: https://example.invalid/mailrelay/smtp/docs/publishing.md
 """
 
 EXAMPLES = r"""
@@ -120,17 +122,20 @@ pending_file:
   type: str
 """
 
-import subprocess
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _nftables
 
 
-def _spawn(argv):
-    """Start the watchdog in its own session, so it outlives this module and the SSH connection."""
-    subprocess.Popen(argv, start_new_session=True, close_fds=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _spawn(module, argv):
+    """Start the watchdog in a session of its own, so it outlives this module and the SSH connection.
+
+    ``setsid -f`` returns at once; the script's first line lets go of run_command's pipes.
+    """
+    script = "exec </dev/null >/dev/null 2>&1; " + argv[-1]
+    rc, out, err = module.run_command(["setsid", "-f"] + argv[:-1] + [script])
+    if rc != 0:
+        raise _nftables.NftError("the confirm watchdog did not start: %s" % (err or out).strip())
 
 
 def main():
@@ -179,7 +184,7 @@ def main():
             if content is not None:
                 table.check(content)
         elif changed:
-            table.apply(content, confirm_timeout=timeout, spawn=_spawn)
+            table.apply(content, confirm_timeout=timeout, spawn=lambda argv: _spawn(module, argv))
             if timeout:
                 result.update(pending_confirmation=True, pending_file=table.pending_file)
     except (_nftables.NftError, OSError) as exc:

@@ -16,13 +16,15 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _nftables, _
 
 from .test__publishing import description
 
-OTHER_TABLE = """table ip someone_else {
-	chain input {
-		type filter hook input priority filter + 10; policy accept;
-		tcp dport 8080 accept
-	}
-}
-"""
+# As nft lists it: tab indentation.
+OTHER_TABLE = (
+    "table ip someone_else {\n"
+    "\tchain input {\n"
+    "\t\ttype filter hook input priority filter + 10; policy accept;\n"
+    "\t\ttcp dport 8080 accept\n"
+    "\t}\n"
+    "}\n"
+)
 
 
 def gateway_text(desc=None):
@@ -86,7 +88,7 @@ def netns(tmp_path):
     spawned = []
 
     def run(argv, stdin=None):
-        done = subprocess.run(["ip", "netns", "exec", name] + argv, input=stdin, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(["ip", "netns", "exec", name] + argv, input=stdin, capture_output=True, text=True, timeout=30, check=False)
         return done.returncode, done.stdout, done.stderr
 
     def spawn(argv):
