@@ -38,9 +38,12 @@ POLLS=50
 die() { echo "publishing-lab: $*" >&2; exit 1; }
 
 holder() { # the pid whose namespaces make up HOST
-  local pid
+  local pid child
   pid=$(cat "$STATE/$1/pid" 2>/dev/null) || return 1
-  pgrep -P "$pid" | head -1
+  # No pgrep: a minimal Debian has no procps.
+  child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null) || return 1
+  child=${child%% *}
+  [[ -n $child ]] && echo "$child"
 }
 
 in_host() { # HOST CMD...: run inside the host's mount, network and UTS namespaces
@@ -81,7 +84,7 @@ start_host() {
     for top in etc var run; do
       mount -t overlay overlay -o lowerdir=/\$top,upperdir=$dir/\$top/u,workdir=$dir/\$top/w /\$top
     done
-    hostname $host
+    echo $host >/proc/sys/kernel/hostname
     ip link set lo up
     exec sleep infinity" </dev/null >/dev/null 2>&1 &
   echo $! >"$dir/pid"
