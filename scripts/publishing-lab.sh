@@ -123,7 +123,7 @@ PidFile /run/mailrelay-lab-sshd.pid
 Subsystem sftp internal-sftp
 EOF
   in_host "$host" mkdir -p /run/sshd
-  in_host "$host" /usr/sbin/sshd -f "$SHARED/ssh/sshd_config-$host" </dev/null >/dev/null 2>&1
+  in_host "$host" /usr/sbin/sshd -f "$SHARED/ssh/sshd_config-$host" -E /var/log/mailrelay-lab-sshd.log </dev/null >/dev/null 2>&1
 }
 
 up() {
