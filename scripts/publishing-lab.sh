@@ -199,6 +199,9 @@ up() {
     --collection "$REPO/.cache/collections/ansible_collections/mailrelay/smtp" \
     --state-dir "$SHARED/internet-mta" --upstream 198.18.10.200:25 >/dev/null
 
+  # The inventory's ssh ProxyCommand: a fixed path, wherever the inventory is copied or linked.
+  printf '#!/bin/sh\nexec %q proxy "$@"\n' "$REPO/scripts/publishing-lab.sh" >"$SHARED/proxy"
+  chmod 0755 "$SHARED/proxy"
   for host in "${HOSTS[@]:1}"; do start_sshd "$host"; done
   for host in "${HOSTS[@]:1}"; do
     for ((i = 0; i < POLLS; i++)); do
