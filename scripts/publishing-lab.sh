@@ -78,9 +78,13 @@ PY
 }
 
 start_host() {
-  local host=$1 dir=$STATE/$1 pid
+  local host=$1 dir=$STATE/$1 pid propagation=private
   mkdir -p "$dir"/{etc,var,run}/{u,w}
-  unshare --mount --net --uts --fork --propagation private bash -c "
+  # In a chroot (the brand-new roots of CI) / is no mount point and cannot be made private;
+  # there the host's mounts stay in its namespace as long as the enclosing mount is not
+  # shared, which is checked below.
+  unshare --mount --propagation private true 2>/dev/null || propagation=unchanged
+  unshare --mount --net --uts --fork --propagation "$propagation" bash -c "
     for top in etc var run; do
       mount -t overlay overlay -o lowerdir=/\$top,upperdir=$dir/\$top/u,workdir=$dir/\$top/w /\$top
     done
@@ -90,10 +94,13 @@ start_host() {
   echo $! >"$dir/pid"
   for ((i = 0; i < POLLS; i++)); do
     pid=$(holder "$host") && [[ $(readlink "/proc/$pid/ns/net") != "$(readlink /proc/self/ns/net)" ]] \
-      && [[ $(cat "/proc/$pid/comm") == sleep ]] && return 0
+      && [[ $(cat "/proc/$pid/comm") == sleep ]] && break
     sleep 0.1
   done
-  die "host $host did not start"
+  ((i < POLLS)) || die "host $host did not start"
+  if awk '$5 == "/etc" || $5 == "/var" || $5 == "/run"' /proc/self/mountinfo | grep -q overlay; then
+    die "the overlays of host $host appeared outside it (shared mounts): run publishing-lab.sh down"
+  fi
 }
 
 link() { # HOST_A IF_A HOST_B IF_B: a veth pair between two hosts, made inside HOST_A
@@ -214,7 +221,7 @@ up() {
 }
 
 down() {
-  local host pid ns p
+  local host pid ns p outer children
   for host in "${HOSTS[@]}"; do
     [[ -f $STATE/$host/pid ]] || continue
     pid=$(holder "$host" || true)
@@ -228,7 +235,10 @@ down() {
         fi
       done
     fi
-    kill "$(cat "$STATE/$host/pid")" "$pid" 2>/dev/null || true
+    # Also the holder of a host whose start was never confirmed.
+    outer=$(cat "$STATE/$host/pid")
+    read -ra children <"/proc/$outer/task/$outer/children" 2>/dev/null || true
+    kill "$outer" "${children[@]}" "$pid" 2>/dev/null || true
   done
   for ((i = 0; i < POLLS; i++)); do
     local alive=0
