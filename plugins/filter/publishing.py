@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _nftables, _publishing, _topology
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _firewall_windows, _nftables, _publishing, _topology
 
 
 def _normalize(description):
@@ -19,13 +19,14 @@ def _normalize(description):
 
 
 def publishing_firewall(description, host):
-    """``{table, gateway, ipv6}`` of ``host``: its nftables table text ('' when it gets none)."""
+    """``{table, gateway, ipv6, windows_rules}`` of ``host``: its nftables table text ('' when it gets none)
+    and, for a Windows job host, its Windows Firewall rules."""
     topology = _normalize(description)
     chains = _publishing.host_chains(topology, host)
     gateway = any(item["host"] == host for item in (topology.get("publishing") or {}).get("gateways", []))
     text = _nftables.render_table("inet", _publishing.TABLE_NAME, chains) if chains else ""
     ipv6 = any(rule.get("family") == "ip6" for chain in chains or [] for rule in chain["rules"])
-    return {"table": text, "gateway": gateway, "ipv6": ipv6}
+    return {"table": text, "gateway": gateway, "ipv6": ipv6, "windows_rules": _firewall_windows.windows_rules(topology, host)}
 
 
 def publishing_firewalled_hosts(description):

@@ -22,7 +22,15 @@ def test_the_gateway_gets_a_forwarding_table_and_a_job_host_an_input_filter():
     assert "dnat ip to 10.10.0.11:25" in gateway["table"]
     hub = FILTERS["publishing_firewall"](description(), "hub")
     assert hub["gateway"] is False and "hook input" in hub["table"] and "dnat" not in hub["table"]
-    assert FILTERS["publishing_firewall"](description(), "nobody") == {"table": "", "gateway": False, "ipv6": False}
+    assert FILTERS["publishing_firewall"](description(), "nobody") == {"table": "", "gateway": False, "ipv6": False, "windows_rules": []}
+
+
+def test_a_windows_hub_gets_firewall_rules_instead_of_a_table():
+    desc = description()
+    desc["hub"]["servers"][0]["platform"] = "exchange"
+    hub = FILTERS["publishing_firewall"](desc, "hub")
+    assert hub["table"] == ""
+    assert [rule["name"] for rule in hub["windows_rules"]] == ["mailrelay hub mailrelay relay", "mailrelay management"]
 
 
 def test_an_ipv6_management_network_asks_the_gateway_to_forward_ipv6():
