@@ -50,7 +50,9 @@ in_host() { # HOST CMD...: run inside the host's mount, network and UTS namespac
   local host=$1 pid
   shift
   pid=$(holder "$host") || die "host $host is not running (publishing-lab.sh up)"
-  nsenter -t "$pid" -m -n -u -- "$@"
+  # -r -w: the holder's root and working directory; entering a mount namespace alone would
+  # reset them to the namespace's root, which in a chroot is the machine's own /.
+  nsenter -t "$pid" -m -n -u -r -w -- "$@"
 }
 
 check_overlap() {
@@ -85,7 +87,9 @@ start_host() {
   # shared, which is checked below.
   unshare --mount --propagation private true 2>/dev/null || propagation=unchanged
   unshare --mount --net --uts --fork --propagation "$propagation" bash -c "
-    for top in etc var run; do
+    # /var last: the upper directories live under /var/tmp, and an overlay cannot be the
+    # upper layer of another one.
+    for top in run etc var; do
       mount -t overlay overlay -o lowerdir=/\$top,upperdir=$dir/\$top/u,workdir=$dir/\$top/w /\$top
     done
     echo $host >/proc/sys/kernel/hostname
@@ -98,6 +102,13 @@ start_host() {
     sleep 0.1
   done
   ((i < POLLS)) || die "host $host did not start"
+  # Everything later writes into the host's /etc, /var and /run: they must be its own.
+  local top
+  for top in /etc /var /run; do
+    # shellcheck disable=SC2016  # awk's own $5, not the shell's
+    in_host "$host" awk -v top="$top" '$5 == top && / - overlay / {found = 1} END {exit !found}' /proc/self/mountinfo \
+      || die "host $host has no private $top: refusing to go on"
+  done
   if awk '$5 == "/etc" || $5 == "/var" || $5 == "/run"' /proc/self/mountinfo | grep -q overlay; then
     die "the overlays of host $host appeared outside it (shared mounts): run publishing-lab.sh down"
   fi
