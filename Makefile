@@ -7,11 +7,12 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: help bootstrap sync test test-sanity test-units test-lint test-integration \
-        test-molecule demo demo-clean benchmark build
+        test-molecule demo demo-clean benchmark build demo-publishing
 
 help:
 	@echo "make demo        deploy the whole topology on this machine and prove it"
 	@echo "make demo-clean  remove everything make demo created"
+	@echo "make demo-publishing  build a multi-host lab with a publishing gateway, deploy and prove it"
 	@echo "make test        install what is needed and run every test"
 	@echo "make benchmark   run the performance measurements under benchmarks/"
 
@@ -32,6 +33,10 @@ demo: bootstrap
 
 demo-clean: bootstrap
 	ansible-playbook -i inventories/lab playbooks/demo_clean.yml
+	scripts/publishing-lab.sh down
+
+demo-publishing: bootstrap
+	scripts/publishing-demo.sh
 
 benchmark: bootstrap
 	@benchmarks/run.sh

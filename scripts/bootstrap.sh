@@ -18,6 +18,8 @@ apt_packages=(
   graphviz
   # DKIM signing on the Postfix hub (issue 14); opendkim-tools for opendkim-testkey by hand
   opendkim opendkim-tools
+  # the publishing lab: every namespace host runs its own sshd, reached by Ansible over SSH
+  openssh-server
 )
 
 missing=()

@@ -27,9 +27,10 @@ import ipaddress
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _validate
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _publishing
 
 JOBS = ("submission", "inbound_relay", "hub")
-OTHER_TOP_LEVEL_KEYS = ("domains", "tls", "outbound", "include_subdomains", "audit", "dns", "dkim")
+OTHER_TOP_LEVEL_KEYS = ("domains", "tls", "outbound", "include_subdomains", "audit", "dns", "dkim", "publishing")
 TOP_LEVEL_KEYS = frozenset(JOBS + OTHER_TOP_LEVEL_KEYS)
 PLATFORMS = {
     "submission": ("postfix", "iis"),
@@ -603,6 +604,8 @@ def normalize(description, inventory_hosts=None):
     from ansible_collections.mailrelay.smtp.plugins.module_utils import _dns_records
 
     topology["dns"], topology["dkim"] = _dns_records.normalize_settings(problems.add, description.get("dns"), description.get("dkim"), topology)
+    # Publishing is checked against the jobs above; it lives in its own module.
+    topology["publishing"] = _publishing.normalize(problems, description.get("publishing"), topology, inventory_hosts)
     if problems.items:
         raise TopologyError(problems.items)
     return topology
