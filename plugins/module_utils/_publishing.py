@@ -11,7 +11,8 @@ query the outside, and optional extra rules. Everything else is derived from
 the jobs, as the seed article's ISA Server rules are:
 
 - outside ``:25`` of an inbound relay's outside address -> that inbound relay;
-- outside ``:587`` of a submission server's outside address -> that server;
+- outside ``:587`` of a submission server's outside address -> that server, and
+  outside ``:465`` -> its implicit-TLS port when the submission job serves one;
 - outbound SMTP only from the hub, DNS out only from the named DNS servers
   (UDP and TCP: large MX answers need TCP);
 - everything else from the outside is dropped; the hub is never published;
@@ -36,6 +37,8 @@ MANAGEMENT_KEYS = frozenset(("networks", "ports"))
 RULE_KEYS = frozenset(("name", "direction", "source", "destination", "protocol", "port"))
 # The jobs the outside may reach, and the outside port each is published on.
 PUBLISHABLE_JOBS = {"inbound_relay": (25,), "submission": (587,)}
+# Submission with implicit TLS (RFC 8314) is published on its well-known port.
+IMPLICIT_TLS_OUTSIDE_PORT = 465
 # SSH for Linux hosts, WinRM (HTTP, HTTPS) for Windows hosts.
 LINUX_MANAGEMENT_PORTS = (22,)
 WINDOWS_MANAGEMENT_PORTS = (22, 5985, 5986)
@@ -145,6 +148,15 @@ def _gateways(problems, raw, topology, inventory_hosts):
     return gateways
 
 
+def _published_ports(topology, job, server):
+    """{outside, inside} port pairs of a published server: its job's port, plus 465 for implicit TLS."""
+    ports = [{"outside": port, "inside": server["port"]} for port in PUBLISHABLE_JOBS[job]]
+    implicit_tls_port = (topology.get("submission") or {}).get("implicit_tls_port") if job == "submission" else None
+    if implicit_tls_port:
+        ports.append({"outside": IMPLICIT_TLS_OUTSIDE_PORT, "inside": implicit_tls_port})
+    return ports
+
+
 def _published(problems, raw, topology):
     published = []
     by_outside = {}
@@ -182,16 +194,17 @@ def _published(problems, raw, topology):
             problems.add(where, "%s is already published by %s" % (server["field"], by_server[key]))
             continue
         by_server[key] = where
-        for port in PUBLISHABLE_JOBS[job]:
-            other = by_outside.setdefault((outside, port), where)
+        ports = _published_ports(topology, job, server)
+        for port in ports:
+            other = by_outside.setdefault((outside, port["outside"]), where)
             if other != where:
-                problems.add(where + ".outside_address", "%s port %d is already published by %s" % (outside, port, other))
+                problems.add(where + ".outside_address", "%s port %d is already published by %s" % (outside, port["outside"], other))
         published.append({
             "job": job,
             "host": server["host"],
             "field": server["field"],
             "outside_address": str(outside),
-            "outside_ports": list(PUBLISHABLE_JOBS[job]),
+            "ports": ports,
             "address": server["address"],
             "port": server["port"],
         })
@@ -367,11 +380,11 @@ def gateway_rules(topology, host):
     for entry in publishing["published"]:
         family = _family(entry["address"])
         comment = "publish %s %s" % (entry["job"], entry["host"])
-        for port in entry["outside_ports"]:
+        for port in entry["ports"]:
             prerouting.append(_rule(comment, verdict=None, iif=outside, family=family, daddr=[entry["outside_address"]],
-                                    dports=[port], dnat={"address": entry["address"], "port": entry["port"]}))
-        # Only connections that came through the DNAT: the inside address itself stays closed.
-        forward.append(_rule(comment, iif=outside, family=family, daddr=[entry["address"]], dports=[entry["port"]], ct_dnat=True))
+                                    dports=[port["outside"]], dnat={"address": entry["address"], "port": port["inside"]}))
+            # Only connections that came through the DNAT: the inside address itself stays closed.
+            forward.append(_rule(comment, iif=outside, family=family, daddr=[entry["address"]], dports=[port["inside"]], ct_dnat=True))
 
     hub_addresses = _addresses(topology, "hub")
     for hub in _servers(topology, "hub"):
@@ -432,7 +445,8 @@ def host_input_rules(topology, host):
             rules.extend(_sourced_rules(comment, senders, family=_family(server["address"]),
                                         daddr=[server["address"]], dports=[server["port"]]))
         else:
-            rules.append(_rule(comment, family=_family(server["address"]), daddr=[server["address"]], dports=[server["port"]]))
+            inside_ports = [port["inside"] for port in _published_ports(topology, server["job"], server)]
+            rules.append(_rule(comment, family=_family(server["address"]), daddr=[server["address"]], dports=inside_ports))
     rules.extend(_management_rules(publishing))
     return [_chain("input", "filter", "input", "filter", "drop", rules)]
 

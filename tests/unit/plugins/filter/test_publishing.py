@@ -28,6 +28,7 @@ def test_the_gateway_gets_a_forwarding_table_and_a_job_host_an_input_filter():
 def test_a_windows_hub_gets_firewall_rules_instead_of_a_table():
     desc = description()
     desc["hub"]["servers"][0]["platform"] = "exchange"
+    desc["inbound_relay"]["recipient_validation"] = "off"
     hub = FILTERS["publishing_firewall"](desc, "hub")
     assert hub["table"] == ""
     assert [rule["name"] for rule in hub["windows_rules"]] == ["mailrelay hub mailrelay relay", "mailrelay management"]

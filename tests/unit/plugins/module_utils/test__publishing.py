@@ -47,6 +47,14 @@ def rules_of(chains, name):
     return [_nftables.render_rule(rule) for rule in next(chain for chain in chains if chain["name"] == name)["rules"]]
 
 
+def test_submission_without_implicit_tls_is_published_on_587_only():
+    desc = description()
+    desc["submission"]["implicit_tls_port"] = False
+    prerouting = rules_of(_publishing.gateway_rules(_topology.normalize(desc), "gw"), "prerouting")
+    assert [rule for rule in prerouting if "publish submission" in rule] == [
+        'iifname "out0" ip daddr 198.51.100.10 tcp dport 587 dnat ip to 10.10.0.10:587 comment "publish submission sub"']
+
+
 def test_a_description_without_publishing_has_none():
     desc = description()
     del desc["publishing"]
@@ -61,6 +69,8 @@ def test_each_published_server_gets_its_outside_address_and_the_job_port():
     chains = _publishing.gateway_rules(topology, "gw")
     assert rules_of(chains, "prerouting") == [
         'iifname "out0" ip daddr 198.51.100.10 tcp dport 587 dnat ip to 10.10.0.10:587 comment "publish submission sub"',
+        # Submission with implicit TLS (on by default for Postfix) is published on 465 too.
+        'iifname "out0" ip daddr 198.51.100.10 tcp dport 465 dnat ip to 10.10.0.10:465 comment "publish submission sub"',
         'iifname "out0" ip daddr 198.51.100.11 tcp dport 25 dnat ip to 10.10.0.11:25 comment "publish inbound_relay mx1"',
         # The outside port is the job's; the inside port is the server's own.
         'iifname "out0" ip daddr 198.51.100.12 tcp dport 25 dnat ip to 10.10.0.12:2525 comment "publish inbound_relay mx2"',
@@ -76,6 +86,7 @@ def test_the_gateway_forwards_only_what_the_jobs_need_and_never_rewrites_the_sou
     assert rules_of(chains, "forward") == [
         'ct state established,related accept comment "replies"',
         'iifname "out0" ip daddr 10.10.0.10 tcp dport 587 ct status dnat accept comment "publish submission sub"',
+        'iifname "out0" ip daddr 10.10.0.10 tcp dport 465 ct status dnat accept comment "publish submission sub"',
         'iifname "out0" ip daddr 10.10.0.11 tcp dport 25 ct status dnat accept comment "publish inbound_relay mx1"',
         'iifname "out0" ip daddr 10.10.0.12 tcp dport 2525 ct status dnat accept comment "publish inbound_relay mx2"',
         'iifname != "out0" ip saddr { 10.10.0.10, 10.10.0.11, 10.10.0.12 } ip daddr 10.20.0.2 tcp dport 25 accept comment "relays to hub hub"',
