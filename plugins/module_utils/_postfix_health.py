@@ -237,6 +237,11 @@ def expected_listeners(host, config_dir, main_text, master_text):
     return listeners
 
 
+def _greets_as(greeting, expected):
+    """Whether the first greeting line is ``220`` with ``expected``: ``220 `` or, from postscreen, ``220-``."""
+    return greeting[:3] == '220' and greeting[3:4] in (' ', '-') and greeting[4:].startswith(expected)
+
+
 def listener_problem(host, listener, own_master_pid):
     """None when ``listener`` greets as this Postfix (and completes STARTTLS); otherwise why not."""
     interval, attempts = HEALTH_WAIT
@@ -244,12 +249,12 @@ def listener_problem(host, listener, own_master_pid):
     expected = listener.banner.splitlines()[0].strip() if listener.banner else ''
     for _attempt in range(attempts):
         result = host.smtp_session(listener.connect_address, listener.endpoint[1], listener.tls_cert is not None)
-        if not result.get('error') and result.get('greeting', '').startswith('220 ' + expected):
+        if not result.get('error') and _greets_as(result.get('greeting', ''), expected):
             break
         host.sleep(interval)
     where = 'master_cf %s: %s' % (listener.label, describe_endpoint(listener.endpoint))
     greeting = result.get('greeting') or ''
-    if result.get('error') or not greeting.startswith('220 ' + expected):
+    if result.get('error') or not _greets_as(greeting, expected):
         inodes = holders(listener.endpoint, host.listening_sockets())
         owners = host.socket_owners(set(inodes))
         processes = sorted(set(process for inode in inodes for process in owners.get(inode, [])))

@@ -23,6 +23,8 @@ import time
 
 ENCODING = 'utf-8'
 ERRORS = 'surrogateescape'
+# How long a health check waits for the rest of a multi-line greeting (postscreen's greet wait).
+POSTSCREEN_GREETING_WAIT = 15.0
 
 
 class HostError(Exception):
@@ -631,6 +633,9 @@ class LocalHost:
                 lines.append(line.decode('utf-8', 'replace').rstrip('\r\n'))
                 if len(line) < 4 or line[3:4] != b'-':
                     return lines
+                # postscreen sends the first greeting line at once and the rest after its
+                # greet wait (postscreen_greet_wait, 6 s by default): give the rest that long.
+                sock.settimeout(max(timeout, POSTSCREEN_GREETING_WAIT))
 
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)

@@ -9,6 +9,8 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -152,6 +154,40 @@ def test_smtp_session_against_a_listener_that_never_greets():
         listener.close()
     assert result['greeting'] == ''
     assert result['error'].startswith('no greeting')
+
+
+def test_smtp_session_waits_for_the_rest_of_a_postscreen_greeting():
+    """postscreen sends "220-" at once and the last greeting line after its greet wait."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    commands = []
+
+    def serve():
+        connection, _peer = listener.accept()
+        with connection:
+            connection.sendall(b'220-mx.example.org ESMTP\r\n')
+            time.sleep(1.0)  # longer than the session's own timeout below
+            connection.sendall(b'220 mx.example.org ESMTP\r\n')
+            commands.append(connection.makefile('rb').readline())
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        result = LocalHost.smtp_session('127.0.0.1', listener.getsockname()[1], timeout=0.5)
+    finally:
+        server.join(5)
+        listener.close()
+    assert result['error'] is None and result['greeting'] == '220-mx.example.org ESMTP'
+    assert commands == [b'QUIT\r\n']
+
+
+@pytest.mark.parametrize('greeting, expected', [
+    ('220 mx.example.org ESMTP', True), ('220-mx.example.org ESMTP', True),
+    ('220 other.example.org ESMTP', False), ('421 mx.example.org busy', False), ('220mx.example.org', False),
+])
+def test_a_greeting_counts_in_its_single_and_multi_line_form(greeting, expected):
+    assert health._greets_as(greeting, 'mx.example.org ESMTP') is expected
 
 
 def test_smtp_session_refused():
