@@ -203,11 +203,12 @@ def tls_problems(params, host, where_format='main_cf.%s', checked=None):
 class Listener:
     """One listener to prove: where, what greeting, whether STARTTLS is offered and with which certificate."""
 
-    def __init__(self, label, endpoint, banner, tls_cert):
+    def __init__(self, label, endpoint, banner, tls_cert, implicit_tls=False):
         self.label = label
         self.endpoint = endpoint
         self.banner = banner
         self.tls_cert = tls_cert
+        self.implicit_tls = implicit_tls
 
     @property
     def connect_address(self):
@@ -219,7 +220,7 @@ def expected_listeners(host, config_dir, main_text, master_text):
     """The listeners an instance's configuration declares, with its expanded banner and TLS settings."""
     postconf = host.command('postconf')
     rc, out, _err = host.run([postconf, '-c', config_dir, '-x', 'smtpd_banner',
-                              'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_use_tls'])
+                              'smtpd_tls_security_level', 'smtpd_tls_cert_file', 'smtpd_use_tls', 'smtpd_tls_wrappermode'])
     base = parse_postconf(out) if rc == 0 else {}
     rc, out, _err = host.run([postconf, '-c', config_dir, '-P', '-x'])
     overrides = parse_postconf_services(out) if rc == 0 else {}
@@ -233,7 +234,10 @@ def expected_listeners(host, config_dir, main_text, master_text):
             level = 'may'
         cert = params.get('smtpd_tls_cert_file') or ''
         tls_cert = cert if level in TLS_OFFERED_LEVELS and cert.startswith('/') else None
-        listeners.append(Listener(label, endpoint, params.get('smtpd_banner') or '', tls_cert))
+        implicit_tls = (params.get('smtpd_tls_wrappermode') or '').lower() == 'yes'
+        if implicit_tls and cert.startswith('/'):
+            tls_cert = cert
+        listeners.append(Listener(label, endpoint, params.get('smtpd_banner') or '', tls_cert, implicit_tls))
     return listeners
 
 
@@ -248,7 +252,8 @@ def listener_problem(host, listener, own_master_pid):
     result = None
     expected = listener.banner.splitlines()[0].strip() if listener.banner else ''
     for _attempt in range(attempts):
-        result = host.smtp_session(listener.connect_address, listener.endpoint[1], listener.tls_cert is not None)
+        result = host.smtp_session(listener.connect_address, listener.endpoint[1], listener.tls_cert is not None,
+                                   implicit_tls=listener.implicit_tls)
         if not result.get('error') and _greets_as(result.get('greeting', ''), expected):
             break
         host.sleep(interval)

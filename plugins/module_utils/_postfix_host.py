@@ -35,6 +35,34 @@ class NoTerminal(HostError):
     """No pseudo-terminal can be opened here (a minimal container without devpts)."""
 
 
+def _tls_client_context():
+    import ssl  # pylint: disable=import-outside-toplevel
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # The health check compares the presented certificate with the configured one itself.
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _implicit_tls_session(sock, result, reply):
+    """The handshake first, then the greeting through it (smtpd_tls_wrappermode); fills ``result``."""
+    import ssl  # pylint: disable=import-outside-toplevel
+    try:
+        tls = _tls_client_context().wrap_socket(sock, server_hostname=None)
+    except (ssl.SSLError, IOError, OSError) as exc:
+        result['tls_error'] = getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or str(exc)
+        result['error'] = 'no TLS handshake (%s)' % result['tls_error']
+        return result
+    with tls:
+        result['peer_certificate'] = tls.getpeercert(binary_form=True)
+        try:
+            result['greeting'] = reply(tls.makefile('rb'))[0]
+            tls.sendall(b'QUIT\r\n')
+        except (IOError, OSError) as exc:
+            result['error'] = 'no greeting (%s)' % (getattr(exc, 'strerror', None) or exc)
+    return result
+
+
 class LocalHost:
     """Files, processes and sockets of the machine the module runs on."""
 
@@ -615,10 +643,12 @@ class LocalHost:
             return None
 
     @staticmethod
-    def smtp_session(address, port, starttls=False, timeout=3.0):
+    def smtp_session(address, port, starttls=False, timeout=3.0, implicit_tls=False):
         """Greeting, EHLO and (optionally) STARTTLS against ``address:port``.
 
-        Returns ``{greeting, error, tls_error, peer_certificate}``; never raises.
+        With ``implicit_tls`` (a ``smtpd_tls_wrappermode`` listener such as 465) the TLS handshake comes
+        first and the greeting is read through it. Returns ``{greeting, error, tls_error,
+        peer_certificate}``; never raises.
         """
         import ssl  # pylint: disable=import-outside-toplevel
         result = {'greeting': '', 'error': None, 'tls_error': None, 'peer_certificate': None}
@@ -645,6 +675,8 @@ class LocalHost:
             result['error'] = exc.strerror or str(exc)
             return result
         try:
+            if implicit_tls:
+                return _implicit_tls_session(sock, result, reply)
             stream = sock.makefile('rb')
             try:
                 result['greeting'] = reply(stream)[0]
@@ -665,11 +697,7 @@ class LocalHost:
                 if not answer.startswith('220'):
                     result['tls_error'] = answer
                     return result
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                # The check compares the presented certificate with the configured one itself.
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-                with context.wrap_socket(sock, server_hostname=None) as tls:
+                with _tls_client_context().wrap_socket(sock, server_hostname=None) as tls:
                     result['peer_certificate'] = tls.getpeercert(binary_form=True)
                     tls.sendall(b'QUIT\r\n')
             except ssl.SSLError as exc:

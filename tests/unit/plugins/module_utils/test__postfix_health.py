@@ -182,6 +182,42 @@ def test_smtp_session_waits_for_the_rest_of_a_postscreen_greeting():
     assert commands == [b'QUIT\r\n']
 
 
+def test_smtp_session_with_implicit_tls_greets_through_the_handshake(certificates):
+    """A wrapper-mode listener (465): TLS first, then the greeting, and the presented certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certificates / 'good.crt'), str(certificates / 'good.key'))
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    commands = []
+
+    def serve():
+        connection, _peer = listener.accept()
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.sendall(b'220 smtp.example.org ESMTP\r\n')
+            commands.append(tls.makefile('rb').readline())
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        result = LocalHost.smtp_session('127.0.0.1', listener.getsockname()[1], timeout=2, implicit_tls=True)
+    finally:
+        server.join(5)
+        listener.close()
+    assert result['error'] is None and result['greeting'] == '220 smtp.example.org ESMTP'
+    assert result['peer_certificate'] == LocalHost.certificate_der(str(certificates / 'good.crt'))
+    assert commands == [b'QUIT\r\n']
+    # A plain listener where implicit TLS is expected: no handshake, said so.
+    plain = socket.socket()
+    plain.bind(('127.0.0.1', 0))
+    plain.listen(1)
+    try:
+        refused = LocalHost.smtp_session('127.0.0.1', plain.getsockname()[1], timeout=0.5, implicit_tls=True)
+    finally:
+        plain.close()
+    assert refused['error'].startswith('no TLS handshake')
+
+
 @pytest.mark.parametrize('greeting, expected', [
     ('220 mx.example.org ESMTP', True), ('220-mx.example.org ESMTP', True),
     ('220 other.example.org ESMTP', False), ('421 mx.example.org busy', False), ('220mx.example.org', False),
