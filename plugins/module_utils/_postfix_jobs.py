@@ -288,7 +288,8 @@ def submission(settings):
             owners.setdefault(sender.lower(), []).append(user["login"])
     maps.append({"name": "sender_logins", "type": "hash", "entries": _table((sender, ",".join(logins)) for sender, logins in sorted(owners.items()))})
     maps.append(_local_recipients())
-    return {"name": instance, "main_cf": main_cf, "master_cf": _without_stock_listener(settings, listeners + services), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+    master_cf = _without_stock_listener(settings, listeners + services)
+    return {"name": instance, "main_cf": main_cf, "master_cf": master_cf, "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
 
 
 def _domain_entries(settings):

@@ -236,7 +236,6 @@ def test_every_job_listens_on_its_own_port_only(job):
     assert [(s["service"], s["chroot"]) for s in listeners] == expected
 
 
-
 def test_removed_smarthost_credentials_take_their_parameters_along():
     for smarthost, method in (({"host": "smtp.example.net", "port": 587, "tls": "may"}, "smarthost"), (None, "dns")):
         instance = jobs.hub(settings_of("hub", smarthost=smarthost, outbound_method=method))

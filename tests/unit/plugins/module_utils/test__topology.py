@@ -78,7 +78,8 @@ def test_several_jobs_share_a_host_on_loopback():
 
 def test_unknown_job_is_named():
     assert problems_of(description(smtp_relay={"servers": []})) == [
-        "smtp_relay: unknown job; known jobs are submission, inbound_relay, hub (other keys: domains, tls, outbound, include_subdomains, audit, dns, dkim, publishing)"
+        "smtp_relay: unknown job; known jobs are submission, inbound_relay, hub"
+        " (other keys: domains, tls, outbound, include_subdomains, audit, dns, dkim, publishing)"
     ]
 
 
