@@ -16,7 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 collection=$(cd "$here/../../../.." && pwd)
 work=$(mktemp -d)
 inventory=(-i "$here/inventory.yml" -e "@$work/lab.yml")
-python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+# The Python that runs Ansible here (the project's venv) has dnspython, dkimpy and pyspf;
+# ansible-test's target interpreter may be the system's, which has none of them.
+python=$(ansible-playbook --version | sed -n 's/^  python version = .*(\(\/[^)]*\))$/\1/p')
+python=${python:-${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}}
 lab_dns=("$python" "$collection/roles/lab/files/lab_dns.py")
 state=/var/lib/mailrelay-dns-it
 dns=127.0.7.53

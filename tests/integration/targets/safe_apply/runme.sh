@@ -23,7 +23,11 @@ rm -rf "$dir" && mkdir -p "$dir"
 # Certificates: a good pair, another key, an expired certificate, a key behind a passphrase, no key at all.
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=a.sa.test -days 30 -keyout "$dir/good.key" -out "$dir/good.crt" 2>/dev/null
 openssl genrsa -out "$dir/other.key" 2048 2>/dev/null
-openssl x509 -in "$dir/good.crt" -signkey "$dir/good.key" -days -1 -out "$dir/expired.crt" 2>/dev/null
+# Expired: OpenSSL 3.4+ (Debian 13) takes explicit dates and refuses a negative -days; 3.0 (Debian 12) the opposite.
+openssl req -x509 -key "$dir/good.key" -subj /CN=a.sa.test -not_before 20200101000000Z -not_after 20200102000000Z \
+  -out "$dir/expired.crt" 2>/dev/null ||
+  openssl x509 -in "$dir/good.crt" -signkey "$dir/good.key" -days -1 -out "$dir/expired.crt" 2>/dev/null
+! openssl x509 -in "$dir/expired.crt" -noout -checkend 0 >/dev/null || { echo "safe_apply: could not make an expired certificate" >&2; exit 1; }
 openssl rsa -in "$dir/good.key" -aes256 -passout pass:secret -out "$dir/locked.key" 2>/dev/null
 echo 'not a key' >"$dir/garbage.key"
 

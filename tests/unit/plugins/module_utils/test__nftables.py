@@ -87,12 +87,13 @@ def netns(tmp_path):
     subprocess.run(["ip", "netns", "add", name], check=True)
     spawned = []
 
+    # Only the network namespace: ip netns exec also remounts / and /sys, which a chroot refuses.
     def run(argv, stdin=None):
-        done = subprocess.run(["ip", "netns", "exec", name] + argv, input=stdin, capture_output=True, text=True, timeout=30, check=False)
+        done = subprocess.run(["nsenter", "--net=/run/netns/" + name] + argv, input=stdin, capture_output=True, text=True, timeout=30, check=False)
         return done.returncode, done.stdout, done.stderr
 
     def spawn(argv):
-        spawned.append(subprocess.Popen(["ip", "netns", "exec", name] + argv, start_new_session=True,
+        spawned.append(subprocess.Popen(["nsenter", "--net=/run/netns/" + name] + argv, start_new_session=True,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     try:

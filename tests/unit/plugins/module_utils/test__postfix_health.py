@@ -109,8 +109,13 @@ def certificates(tmp_path_factory):
     openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=t', '-days', '2',
             '-keyout', str(directory / 'good.key'), '-out', str(directory / 'good.crt'))
     openssl('genrsa', '-out', str(directory / 'other.key'), '2048')
-    openssl('x509', '-in', str(directory / 'good.crt'), '-signkey', str(directory / 'good.key'), '-days', '-1',
-            '-out', str(directory / 'expired.crt'))
+    # Expired: OpenSSL 3.4+ (Debian 13) takes explicit dates and refuses a negative -days; 3.0 (Debian 12) the opposite.
+    try:
+        openssl('req', '-x509', '-key', str(directory / 'good.key'), '-subj', '/CN=t', '-not_before', '20200101000000Z',
+                '-not_after', '20200102000000Z', '-out', str(directory / 'expired.crt'))
+    except subprocess.CalledProcessError:
+        openssl('x509', '-in', str(directory / 'good.crt'), '-signkey', str(directory / 'good.key'), '-days', '-1',
+                '-out', str(directory / 'expired.crt'))
     openssl('rsa', '-in', str(directory / 'good.key'), '-aes256', '-passout', 'pass:x', '-out', str(directory / 'locked.key'))
     (directory / 'garbage.key').write_text('no key here\n')
     return directory
