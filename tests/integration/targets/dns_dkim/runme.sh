@@ -13,7 +13,16 @@ set -eu
 set -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-collection=$(cd "$here/../../../.." && pwd)
+# The collection ansible-test installed (its copy of the target lies elsewhere), or this checkout.
+collection=$here/../../../..
+IFS=: read -ra collection_paths <<<"${ANSIBLE_COLLECTIONS_PATH:-}"
+for path in "${collection_paths[@]}"; do
+  if [[ -f ${path%/}/ansible_collections/mailrelay/smtp/roles/lab/files/lab_dns.py ]]; then
+    collection=${path%/}/ansible_collections/mailrelay/smtp
+    break
+  fi
+done
+collection=$(cd "$collection" && pwd)
 work=$(mktemp -d)
 inventory=(-i "$here/inventory.yml" -e "@$work/lab.yml")
 # The Python that runs Ansible here (the project's venv) has dnspython, dkimpy and pyspf;
