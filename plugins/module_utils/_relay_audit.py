@@ -96,7 +96,7 @@ class AuditSettings(object):
                  foreign_ip="192.0.2.1", sender=None, other_sender=None, username=None, password=None,
                  tls="auto", tls_verify=None, ca_path=None, tls_server_name=None, source_address=None,
                  helo_name=None, server_name=None, timeout=10.0, include=None, exclude=None, capture=None,
-                 allow_inconclusive=False):
+                 allow_inconclusive=False, auth_rate_limit=None):
         self.host = host
         self.port = port
         self.role = role
@@ -126,6 +126,8 @@ class AuditSettings(object):
         self.exclude = list(exclude or [])
         self.capture = capture
         self.allow_inconclusive = allow_inconclusive
+        # The server's AUTH commands per minute and client: when known, the audit proves the limit holds.
+        self.auth_rate_limit = auth_rate_limit
 
     @property
     def target(self):
@@ -159,6 +161,11 @@ def validate(settings):
         errors.append("tls must be one of %s" % ", ".join(TLS_MODES))
     if settings.timeout <= 0 or settings.timeout > 300:
         errors.append("timeout must be between 0 and 300 seconds")
+    if settings.auth_rate_limit is not None:
+        if settings.role != "submission":
+            errors.append("auth_rate_limit is only for role submission")
+        elif not 0 < settings.auth_rate_limit <= 100:
+            errors.append("auth_rate_limit must be between 1 and 100 (AUTH commands per minute)")
     for name in ("foreign_ip", "source_address"):
         value = getattr(settings, name)
         if value:
@@ -191,7 +198,7 @@ def _context(settings, server_name, server_ip):
         role=settings.role, own_domains=settings.own_domains, foreign_domain=settings.foreign_domain,
         own_recipient=settings.own_recipient, sender=settings.sender, server_name=server_name,
         server_ip=server_ip, foreign_ip=settings.foreign_ip, username=settings.username,
-        other_sender=settings.other_sender, tls=settings.tls)
+        other_sender=settings.other_sender, tls=settings.tls, auth_rate_limit=settings.auth_rate_limit)
 
 
 def plan_cases(settings, run_id, server_name=None, server_ip=None):

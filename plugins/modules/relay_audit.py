@@ -194,6 +194,16 @@ options:
         several audits can share one file. An audit that cannot run is written as one C(error) testcase.
       - Not written in check mode.
     type: path
+  auth_rate_limit:
+    description:
+      - The submission server's limit of AUTH commands per minute and client (Postfix
+        C(smtpd_client_auth_rate_limit); the topology's C(submission.limits.auth_rate_limit)).
+      - When set, the audit ends with that many AUTH commands with the right password
+        (C(auth-rate-warm-up-N)) and one more with a wrong one, which must be refused with a temporary
+        error (C(auth-over-rate)). This locks the probe's address out of AUTH on that server for up to a
+        minute, so it runs last; audit another port of the same server after that minute.
+      - Only for O(role=submission) with O(username) and O(password). Not set, the limit is not probed.
+    type: int
   allow_inconclusive:
     description:
       - By default an inconclusive case (temporary refusal, broken session, refusal for the wrong reason)
@@ -492,6 +502,7 @@ def argument_spec():
             expect_delivery=dict(type="bool", default=True),
         )),
         allow_inconclusive=dict(type="bool", default=False),
+        auth_rate_limit=dict(type="int"),
         junit_path=dict(type="path"),
     )
 
@@ -512,7 +523,7 @@ def settings_from(params):
         source_address=params["source_address"], helo_name=params["helo_name"],
         server_name=params["server_name"], timeout=params["timeout"],
         include=cases.get("include"), exclude=cases.get("exclude"), capture=capture,
-        allow_inconclusive=params["allow_inconclusive"])
+        allow_inconclusive=params["allow_inconclusive"], auth_rate_limit=params["auth_rate_limit"])
 
 
 def failure_message(report):

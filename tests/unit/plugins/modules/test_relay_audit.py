@@ -94,11 +94,25 @@ def test_cases_selection_and_typos(stand_in, capsys):
     assert [case["name"] for case in result["cases"]] == ["own-domain-accepted@own.example"]
 
 
+def test_auth_rate_limit_adds_the_brute_force_series_last(capsys):
+    args = base_args(free_port(), role="submission", username="alice@own.example", password="pw-not-shown",
+                     sender="alice@own.example", other_sender="bob@own.example", _ansible_check_mode=True)
+    _code, without, _raw = run_module(args, capsys)
+    assert not any(case["name"].startswith("auth-rate") or case["name"] == "auth-over-rate" for case in without["cases"])
+    code, result, raw = run_module(dict(args, auth_rate_limit=3), capsys)
+    assert code == 0 and "pw-not-shown" not in raw
+    names = [case["name"] for case in result["cases"]]
+    assert names[-4:] == ["auth-rate-warm-up-1", "auth-rate-warm-up-2", "auth-rate-warm-up-3", "auth-over-rate"]
+
+
 @pytest.mark.parametrize("extra, message", [
     (dict(own_recipient="info@elsewhere.example"), "own_recipient 'info@elsewhere.example' is an address outside own_domains"),
     (dict(source_address="somewhere"), "source_address must be an IP address"),
     (dict(capture=dict(listen="127.0.0.1", wait=1000)), "capture.wait must be between 0 and 300 seconds"),
     (dict(username="alice"), "username is set but password is not"),
+    (dict(auth_rate_limit=5), "auth_rate_limit is only for role submission"),
+    (dict(role="submission", username="a@own.example", password="pw", auth_rate_limit=0),
+     "auth_rate_limit must be between 1 and 100"),
 ])
 def test_bad_input_names_the_option(extra, message, capsys):
     code, result, _raw = run_module(base_args(free_port(), **extra), capsys)
