@@ -42,8 +42,8 @@ ansible-playbook -i inventories/lab playbooks/demo.yml >"$log" 2>&1 || fail "mak
 
 echo "== the README's audit command"
 ansible-playbook -i inventories/lab mailrelay.smtp.audit >"$log" 2>&1 || fail "the README's audit failed"
-grep -q 'All 3 server(s) passed the relay audit' "$log" || fail "no verdict"
-for target in '127.0.1.11:587 (submission)' '127.0.1.12:25 (inbound_relay)' '127.0.1.13:25 (hub)'; do
+grep -q 'All 4 server(s) passed the relay audit' "$log" || fail "no verdict"
+for target in '127.0.1.11:587 (submission)' '127.0.1.11:465 (submission)' '127.0.1.12:25 (inbound_relay)' '127.0.1.13:25 (hub)'; do
   grep -qF "$target: " "$log" || fail "no summary line for $target"
 done
 grep -q ' 0 failed, 0 inconclusive' "$log" || fail "cases failed or were inconclusive"
@@ -60,7 +60,7 @@ for secret in "${secrets[@]}"; do
   ! grep -qF -- "$secret" "$log" || fail "a secret of the description is in the -vvv output"
   ! grep -qF -- "$secret" "$junit/audit.xml" || fail "a secret of the description is in the JUnit report"
 done
-[[ $(grep -c '<testsuite ' "$junit/audit.xml") == 3 ]] || fail "the JUnit report does not hold one suite per server"
+[[ $(grep -c '<testsuite ' "$junit/audit.xml") == 4 ]] || fail "the JUnit report does not hold one suite per server"
 echo "   ${#secrets[@]} secret forms looked for, none found"
 
 echo "== without a CA the audit says once that certificates were not verified"
