@@ -36,6 +36,8 @@ sums() { postfix_it_sums /etc/postfix-sa-a; postfix_it_sums /etc/postfix-sa-b; }
 greets() {  # greets ADDRESS PORT: the instance's own banner answers there
   postfix_it_smtp banner "$1" "$2" | grep -q "^220 .* ESMTP postfix-sa-"
 }
+# The failure message, for the log: YAML output under the project's ansible.cfg, JSON under ansible-test's.
+show_message() { grep -m1 -E -A4 '^ *msg:|"msg": ' "$out" || true; }
 # refused EXPECTED-TEXT ARGS...: the run fails with the text, nothing changed, both instances greet.
 refused() {
   local expected=$1
@@ -46,7 +48,7 @@ refused() {
     exit 1
   fi
   grep -q -- "$expected" "$out" || { cat "$out"; echo "missing: $expected" >&2; exit 1; }
-  grep -m1 -A4 '^ *msg:' "$out"
+  show_message
   sums >"$dir/after"
   diff "$dir/before" "$dir/after"
   greets 127.0.8.11 25
@@ -127,7 +129,7 @@ postfix_it_hold 127.0.8.11 2528
 if converge -e sa_port=2528 -e "$v2" -e sa_state=reloaded >"$out" 2>&1; then cat "$out"; exit 1; fi
 grep -q 'ROLLBACK FAILED - postfix-sa-a IS NOT SERVING' "$out" || { cat "$out"; exit 1; }
 grep -q '127.0.8.11:2528 is in use by another process' "$out" || { cat "$out"; exit 1; }
-grep -m1 -A6 '^ *msg:' "$out"
+show_message
 # Repair by hand, as the message asks, so that the clean-up can stop and remove it.
 sed -i 's/^inet_interfaces = .*/inet_interfaces = 127.0.8.11/' /etc/postfix-sa-a/main.cf
 
