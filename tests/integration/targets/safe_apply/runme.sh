@@ -136,7 +136,9 @@ sed -i 's/^inet_interfaces = .*/inet_interfaces = 127.0.8.11/' /etc/postfix-sa-a
 # A job removed from the description retires its instance: refused while mail is
 # queued (the instance keeps serving), removed with queued=drop, and an instance
 # with an empty queue is simply removed.
-postfix_it_smtp send 127.0.8.12 25 sender@sa.test someone@nowhere.invalid
+# To a closed port of a loopback address: deferred, never bounced, so it stays queued (an unknown domain
+# can bounce within a second, as on Debian 13).
+postfix_it_smtp send 127.0.8.12 25 sender@sa.test 'someone@[127.0.8.99]'
 for _ in $(seq 50); do
   [ -n "$(find /var/spool/postfix-sa-b/deferred /var/spool/postfix-sa-b/active /var/spool/postfix-sa-b/incoming -type f 2>/dev/null)" ] && break
   sleep 0.1
