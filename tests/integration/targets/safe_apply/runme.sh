@@ -14,6 +14,8 @@ postfix_it_files+=("$out")
 safe_apply_cleanup() {
   local status=$?
   rm -rf "$dir"
+  # Hand the status on to postfix_it_cleanup (it removes instances and stops helpers) without errexit.
+  set +e
   (exit "$status")
   postfix_it_cleanup
 }
