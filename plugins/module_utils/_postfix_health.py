@@ -41,6 +41,9 @@ TLS_PAIRS = (
 )
 TLS_OFFERED_LEVELS = ('may', 'encrypt')
 HEALTH_WAIT = (0.2, 25)   # poll interval (s), attempts per listener: at most about 5 s
+# smtpd greets only after looking up the client's name: with a slow or unreachable DNS that takes
+# the resolver's timeouts (5 s, twice, by default), so the health check waits longer than that.
+GREETING_TIMEOUT = 20.0
 
 
 class ServiceFailed(Exception):
@@ -251,10 +254,13 @@ def listener_problem(host, listener, own_master_pid):
     interval, attempts = HEALTH_WAIT
     result = None
     expected = listener.banner.splitlines()[0].strip() if listener.banner else ''
-    for _attempt in range(attempts):
+    for attempt in range(attempts):
         result = host.smtp_session(listener.connect_address, listener.endpoint[1], listener.tls_cert is not None,
-                                   implicit_tls=listener.implicit_tls)
+                                   timeout=GREETING_TIMEOUT, implicit_tls=listener.implicit_tls)
         if not result.get('error') and _greets_as(result.get('greeting', ''), expected):
+            break
+        # A listener that accepts but stays silent is asked twice, not for every attempt.
+        if attempt and (result.get('error') or '').startswith('no greeting'):
             break
         host.sleep(interval)
     where = 'master_cf %s: %s' % (listener.label, describe_endpoint(listener.endpoint))
