@@ -10,7 +10,8 @@ import ipaddress
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dns_records, _topology
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dns_records
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._topology_action import normalize_or_fail
 
 ARGUMENT_SPEC = {
     "description": {"type": "dict", "required": True},
@@ -37,10 +38,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            topology = _topology.normalize(params["description"])
-        except _topology.TopologyError as exc:
-            result.update(failed=True, changed=False, msg=str(exc), problems=exc.problems)
+        topology = normalize_or_fail(result, params["description"])
+        if topology is None:
             return result
         for name, addresses in params["published_addresses"].items():
             if not isinstance(addresses, list) or not all(_is_ip(address) for address in addresses):

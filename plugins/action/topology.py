@@ -9,6 +9,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
+from ansible_collections.mailrelay.smtp.plugins.plugin_utils._topology_action import normalize_or_fail
 
 ARGUMENT_SPEC = {
     "description": {"type": "dict", "required": True},
@@ -52,10 +53,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            topology = _topology.normalize(params["description"], params["inventory_hosts"])
-        except _topology.TopologyError as exc:
-            result.update(failed=True, changed=False, msg=str(exc), problems=exc.problems)
+        topology = normalize_or_fail(result, params["description"], params["inventory_hosts"])
+        if topology is None:
             return result
         result.update(changed=False, **summarize(topology))
         found = _topology.warnings(topology)

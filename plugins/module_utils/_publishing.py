@@ -30,6 +30,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _validate
+
 PUBLISHING_KEYS = frozenset(("gateways", "published", "management", "dns_servers", "rules"))
 GATEWAY_KEYS = frozenset(("host", "outside_interface", "inside_interfaces"))
 PUBLISHED_KEYS = frozenset(("job", "host", "outside_address"))
@@ -52,18 +54,8 @@ _INTERFACE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")
 _RULE_NAME = re.compile(r"^[A-Za-z0-9 _.,:/()+-]{1,64}$")
 
 
-def _check_keys(problems, field, value, allowed):
-    for key in sorted(set(value) - allowed):
-        problems.add("%s.%s" % (field, key), "unknown key; known keys are %s" % ", ".join(sorted(allowed)))
-
-
-def _list(problems, field, value):
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.add(field, "must be a list")
-        return []
-    return value
+_check_keys = _validate.check_keys
+_list = _validate.as_list
 
 
 def _interface(problems, field, value):

@@ -113,18 +113,8 @@ def _listen_address(value):
     return address
 
 
-def _check_keys(problems, field, value, allowed):
-    for key in sorted(set(value) - allowed):
-        problems.add("%s.%s" % (field, key) if field else key, "unknown key; known keys are %s" % ", ".join(sorted(allowed)))
-
-
-def _as_list(problems, field, value):
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.add(field, "must be a list")
-        return []
-    return value
+_check_keys = _validate.check_keys
+_as_list = _validate.as_list
 
 
 def _port(problems, field, value, default):

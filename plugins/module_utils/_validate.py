@@ -181,3 +181,19 @@ def check_mapping(value, field, what='a mapping'):
     if not isinstance(value, dict):
         raise InvalidInput(field, 'must be %s, got %s' % (what, _type_name(value)))
     return value
+
+
+def check_keys(problems, field, value, allowed):
+    """Add a problem (to ``problems.add``) for each key of the mapping ``value`` not in ``allowed``."""
+    for key in sorted(set(value) - allowed):
+        problems.add("%s.%s" % (field, key) if field else key, "unknown key; known keys are %s" % ", ".join(sorted(allowed)))
+
+
+def as_list(problems, field, value):
+    """``value`` as a list ([] for nothing); a problem added, and [], when it is not one."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.add(field, "must be a list")
+        return []
+    return value
