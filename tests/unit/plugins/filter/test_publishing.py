@@ -31,7 +31,8 @@ def test_a_windows_hub_gets_firewall_rules_instead_of_a_table():
     desc["inbound_relay"]["recipient_validation"] = "off"
     hub = FILTERS["publishing_firewall"](desc, "hub")
     assert hub["table"] == ""
-    assert [rule["name"] for rule in hub["windows_rules"]] == ["mailrelay hub mailrelay relay", "mailrelay management"]
+    assert [rule["name"] for rule in hub["windows_rules"]] == [
+        "mailrelay hub mailrelay relay", "mailrelay hub mailrelay relay others", "mailrelay management"]
 
 
 def test_an_ipv6_management_network_asks_the_gateway_to_forward_ipv6():
