@@ -46,6 +46,12 @@ def fake_windows(tmp_path):
     (tmp_path / "collections" / "ansible_collections" / "ansible" / "windows" / "meta" / "runtime.yml").write_text("requires_ansible: '>=2.16'\n")
     for name in ("win_powershell", "win_feature", "win_service", "win_reboot"):
         shutil.copy(os.path.join(FAKES, "fake_ansible_windows", "fake_module.py"), str(modules / (name + ".py")))
+    # community.windows.win_firewall_rule (roles/windows_firewall) acts on the same fake host.
+    community = tmp_path / "collections" / "ansible_collections" / "community" / "windows"
+    (community / "plugins" / "modules").mkdir(parents=True)
+    (community / "meta").mkdir()
+    (community / "meta" / "runtime.yml").write_text("requires_ansible: '>=2.16'\n")
+    shutil.copy(os.path.join(FAKES, "fake_ansible_windows", "fake_module.py"), str(community / "plugins" / "modules" / "win_firewall_rule.py"))
     state = tmp_path / "windows.pickle"
     (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
     env = dict(
