@@ -58,7 +58,7 @@ def test_the_context_holds_the_collection_as_galaxy_yml_builds_it():
         names = set(archive.getnames())
         meta = yaml.safe_load(archive.extractfile("meta/execution-environment.yml"))
     assert (manifest["namespace"], manifest["name"], manifest["version"]) == (GALAXY["namespace"], GALAXY["name"], GALAXY["version"])
-    # ansible.windows comes along as the collection's dependency.
+    # ansible.windows and community.windows come along as the collection's dependencies.
     assert manifest["dependencies"] == GALAXY["dependencies"]
     assert {"meta/execution-environment.yml", "requirements.txt", "bindep.txt", "playbooks/site.yml", "playbooks/diagram.yml"} <= names
     assert meta["dependencies"] == {"python": "requirements.txt", "system": "bindep.txt"}
