@@ -17,9 +17,18 @@ on unchanged:
 - a dedicated receive connector where only the submission servers may relay
   (anonymous relay right by SID S-1-5-7, stray rights removed), absent when
   there are none;
-- one for the inbound relays without any relay right (an address in both lists
-  is left out here: it relays anyway, and two connectors with the same remote
-  address would be ambiguous);
+- one for the inbound relays (an address in both lists is left out here: it
+  relays anyway, and two connectors with the same remote address would be
+  ambiguous). Their mail for the own domains needs no relay right, but their own
+  non-delivery notices (null sender, to the Internet senders of mail the hub
+  refused) must leave through the hub (issue 13, item 4), so this connector gets
+  the anonymous relay right too, unless ``hub_inbound_relay_notices`` is false.
+  Exchange grants relaying per session (the connector's remote addresses and
+  the session's principal), never per envelope sender: it cannot limit the
+  relays to the null sender as a Postfix hub does. What narrows it is the
+  connector itself: only the inbound relays' own addresses, on the hub's one
+  binding, with the rights of AnonymousUsers plus relay, stray rights removed
+  (docs/exchange.md, "The inbound relays' own notices");
 - the Transport service's external DNS servers (none listed: the adapter's);
 - a send connector by DNS or through the upstream smart host.
 
@@ -111,7 +120,9 @@ def hub(settings, platform):
         accepted["default_domain"] = platform["hub_default_domain"]
     relay = _receive_connector(settings, platform, settings["instance"], relay_clients, True)
     relay["allow_broad_relay"] = bool(platform.get("hub_allow_broad_relay"))
-    inbound = _receive_connector(settings, platform, platform.get("hub_inbound_connector") or "mailrelay inbound", inbound_relays, False)
+    notices = bool(platform.get("hub_inbound_relay_notices", True))
+    inbound = _receive_connector(settings, platform, platform.get("hub_inbound_connector") or "mailrelay inbound", inbound_relays, notices)
+    inbound["allow_broad_relay"] = bool(platform.get("hub_allow_broad_relay")) if notices else False
     transport = None
     if platform.get("hub_manage_transport_dns", True):
         dns_servers = list(settings.get("dns_servers") or [])

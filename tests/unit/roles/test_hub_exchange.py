@@ -129,7 +129,9 @@ def test_hub_on_exchange_converges_and_is_idempotent(fake):
 
     inbound = fake.connector("EX01", "mailrelay inbound")
     assert [text for dummy, text in inbound["ranges"]] == ["10.0.0.12"]
-    assert not [ace for ace in explicit(fake, "mailrelay inbound") if ace[1] == RELAY]
+    # Issue 13, item 4: the inbound relays' own notices leave through the hub; only their address may relay there.
+    assert (ANONYMOUS, RELAY, False) in explicit(fake, "mailrelay inbound")
+    assert inbound["bindings"] == relay["bindings"]
 
     assert {d["domain"] for d in fake.accepted_domains} == {"corp.example", "mail.example"}
     assert fake.transport["EX01"]["ExternalDNSServers"] == ["192.0.2.53"]
@@ -146,12 +148,23 @@ def test_hub_on_exchange_converges_and_is_idempotent(fake):
 
 def test_stale_relay_rights_on_the_hub_connector_are_removed(fake):
     converge(fake)
-    fake.grant(fake.connector("EX01", "mailrelay inbound"), ANONYMOUS, RELAY)
+    fake.grant(fake.connector("EX01", "mailrelay inbound"), "S-1-1-0", RELAY)
     fake.grant(fake.connector("EX01", "mailrelay relay"), "S-1-1-0", RELAY)
     runs = converge(fake)
     assert [run.result["changed"] for dummy, run in runs] == [False, True, True, False, False]
-    assert not [ace for ace in explicit(fake, "mailrelay inbound") if ace[1] == RELAY]
+    assert ("S-1-1-0", RELAY, False) not in explicit(fake, "mailrelay inbound")
     assert ("S-1-1-0", RELAY, False) not in explicit(fake, "mailrelay relay")
+
+
+def test_without_notices_the_inbound_relays_cannot_relay_and_a_left_over_right_is_removed(fake):
+    """Issue 13, item 4: exchange_hub_inbound_relay_notices false, after a run that granted the right."""
+    converge(fake)
+    assert (ANONYMOUS, RELAY, False) in explicit(fake, "mailrelay inbound")
+    runs = converge(fake, exchange_hub_inbound_relay_notices=False)
+    assert [run.result["changed"] for dummy, run in runs] == [False, False, True, False, False]
+    assert not [ace for ace in explicit(fake, "mailrelay inbound") if ace[1] == RELAY]
+    runs = converge(fake, exchange_hub_inbound_relay_notices=False)
+    assert [run.result["changed"] for dummy, run in runs] == [False] * 5
 
 
 def test_smart_host_with_credentials(fake):
@@ -172,9 +185,9 @@ def test_no_relay_clients_means_no_relay_connector(fake):
     converge(fake)
     converge(fake, hub_relay_clients=[])
     assert not any(c["name"] == "mailrelay relay" for c in fake.receive_connectors)
-    # The inbound relays keep their connector, still without relay rights; 10.0.0.11 now counts as inbound.
+    # The inbound relays keep their connector (relaying only so their notices leave); 10.0.0.11 now counts as inbound.
     assert {text for dummy, text in fake.connector("EX01", "mailrelay inbound")["ranges"]} == {"10.0.0.12", "10.0.0.11"}
-    assert not [ace for ace in explicit(fake, "mailrelay inbound") if ace[1] == RELAY]
+    assert [ace for ace in explicit(fake, "mailrelay inbound") if ace[1] == RELAY] == [(ANONYMOUS, RELAY, False)]
 
 
 def test_transport_dns_can_be_left_alone(fake):

@@ -31,8 +31,10 @@ def test_the_hub_gets_every_setting():
               "auth_mechanisms": ["Tls"], "exclusive": True, "fqdn": "hub.example.org", "max_message_size": "36700160", "state": "present"}
     assert resources["relay_connector"] == dict(common, name="mailrelay relay", remote_ip_ranges=["192.0.2.10"], anonymous_relay=True,
                                                 allow_broad_relay=False)
-    # 192.0.2.10 relays anyway: it is listed once, on the relay connector.
-    assert resources["inbound_connector"] == dict(common, name="mailrelay inbound", remote_ip_ranges=["192.0.2.11"], anonymous_relay=False)
+    # 192.0.2.10 relays anyway: it is listed once, on the relay connector. The inbound relays' own
+    # non-delivery notices must leave through the hub: relay right on their connector, their addresses only.
+    assert resources["inbound_connector"] == dict(common, name="mailrelay inbound", remote_ip_ranges=["192.0.2.11"], anonymous_relay=True,
+                                                  allow_broad_relay=False)
     assert resources["transport_dns"] == {"server": "EX01", "external_dns_servers": ["192.0.2.53"], "external_dns_adapter_enabled": False}
     assert resources["send_connector"] == {
         "name": "mailrelay outbound", "address_spaces": ["*"], "routing": "dns", "tls": "opportunistic", "smarthost_authentication": "none",
@@ -60,6 +62,17 @@ def test_no_clients_means_no_connectors_and_unmanaged_dns_is_left_alone():
     assert resources["accepted_domains"]["default_domain"] == "example.org"
 
 
+def test_the_inbound_relays_notices_can_be_kept_from_leaving():
+    """Issue 13, item 4: without the notices switch the inbound relays' connector has no relay right at all."""
+    resources = _exchange_jobs.resources_for("hub", HUB, dict(PLATFORM, hub_inbound_relay_notices=False, hub_allow_broad_relay=True))
+    inbound = resources["inbound_connector"]
+    assert (inbound["anonymous_relay"], inbound["allow_broad_relay"]) == (False, False)
+    assert resources["relay_connector"]["allow_broad_relay"] is True
+    # The setting is on by default (a platform without it, as older role variables pass it).
+    platform = dict(PLATFORM)
+    assert _exchange_jobs.resources_for("hub", HUB, platform)["inbound_connector"]["anonymous_relay"] is True
+
+
 def test_ipv6_binding_is_bracketed():
     resources = _exchange_jobs.resources_for("hub", dict(HUB, address="2001:db8::2"), PLATFORM)
     assert resources["relay_connector"]["bindings"] == ["[2001:db8::2]:25"]
@@ -72,6 +85,7 @@ def test_the_options_are_ones_the_modules_accept():
     from ansible_collections.mailrelay.smtp.plugins.action.exchange_receive_connector import ARGUMENT_SPEC as RECEIVE_SPEC
     from ansible_collections.mailrelay.smtp.plugins.action.exchange_send_connector import ARGUMENT_SPEC as SEND_SPEC
     for options, spec, module in ((resources["relay_connector"], RECEIVE_SPEC, _exchange_receive),
+                                  (resources["inbound_connector"], RECEIVE_SPEC, _exchange_receive),
                                   (resources["send_connector"], SEND_SPEC, _exchange_send)):
         params = {name: option.get("default") for name, option in spec.items()}
         params.update(session)
