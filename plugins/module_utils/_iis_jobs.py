@@ -120,8 +120,11 @@ def inbound_relay(settings, platform):
         relay_for_authenticated=False,
         # "Only the list below", and nobody on it: only the remote domains below accept mail.
         relay_ip_list=dict(RELAY_NOBODY),
-        # No server-wide smart host: each own domain routes to the hub.
-        smart_host="",
+        # The hub as the server-wide smart host too: relaying is refused, so what else leaves this server is
+        # its own non-delivery notices, and they go through the hub, never straight to the Internet
+        # (issue 13, item 4). Inferred: IIS routes a notice like any mail for the sender's domain.
+        smart_host=address,
+        smart_host_type="always",
         outbound_port=port,
     )
     domains = {

@@ -133,6 +133,9 @@ FACTS = (
          "through ADSI selects the STARTTLS certificate is unverified"),
     Fact("mail_root.layout", ("Queue", "Pickup", "Drop", "Badmail"), "low",
          "QueueDirectory/PickupDirectory/DropDirectory/BadMailDirectory as subfolders of one root, as the wizard does; unverified"),
+    Fact("SmartHost.notices", "server smart host", "medium",
+         "a server's own non-delivery notices follow its server-wide smart host like any mail for a domain it does not list "
+         "(the smart host takes all outbound mail); inferred, the inbound relay job relies on it"),
     Fact("open_relay.broad_prefix", 24, "policy", "this collection's rule: a relay grant wider than /24 counts as broad"),
     # The IPSECLIST blob (module_utils/_iis_ip_security_list.py keeps the codec; its inferences are listed here).
     Fact("IPSECLIST.entry_count", "mask + addresses", "high", "vectors V2/V3: byte 44 is N + 1 for N hosts"),

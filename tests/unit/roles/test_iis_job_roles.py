@@ -77,6 +77,8 @@ def test_jobs_converge_then_rerun_without_changes(windows):
     assert relay["props"]["QueueDirectory"] == "C:\\inetpub\\mailrelay\\mailrelay-inbound-relay\\Queue"
     assert {name: domain["props"]["RouteAction"] for name, domain in relay["domains"].items()} == {"example.org": 0x1002, "example.net": 0x1002}
     assert relay["domains"]["example.org"]["props"]["RouteActionString"] == "[10.0.0.2]"
+    # Its own non-delivery notices go to the hub too (issue 13, item 4), never straight to the Internet.
+    assert relay["props"]["SmartHost"] == "[10.0.0.2]" and relay["props"]["SmartHostType"] == 2
 
     submission = metabase.server_by_name("mailrelay submission")[1]
     assert submission["state"] == 2

@@ -76,7 +76,9 @@ def test_inbound_relay_gets_every_setting():
         "require_tls": False,
         "relay_for_authenticated": False,
         "relay_ip_list": {"grant_by_default": False, "entries": []},
-        "smart_host": "",
+        # Issue 13, item 4: the relay's own non-delivery notices leave through the hub.
+        "smart_host": "10.0.0.2",
+        "smart_host_type": "always",
         "outbound_port": 25,
         "mail_root": "C:\\inetpub\\mailrelay\\mailrelay-inbound-relay",
         "internet_facing": True,
