@@ -24,7 +24,9 @@ def test_create_then_no_change_then_only_the_passed_options_change():
     (rule,) = [r for r in host.firewall_rules if r["Name"] == "mailrelay x"]
     assert (rule["Action"], rule["Direction"], rule["Protocol"], rule["Profiles"], rule["RemotePorts"]) == (0, 1, 6, 0x7fffffff, "*")
     # Address lists compare as sets, as the module does.
-    assert not run(host, **dict(RULE, remoteip="10.0.0.2,10.0.0.1"))["changed"]
+    reordered = dict(RULE)
+    reordered["remoteip"] = "10.0.0.2,10.0.0.1"
+    assert not run(host, **reordered)["changed"]
     # Options the task does not pass are not compared.
     assert not run(host, name="mailrelay x", localport="25")["changed"]
     result = run(host, name="mailrelay x", remoteip="any")
