@@ -203,8 +203,8 @@ options:
         error (C(auth-over-rate)). This locks the address it connects from out of AUTH on that server for up
         to a minute, so it runs last, from O(auth_rate_source_address) when given.
       - A warm-up already refused with a 4xx (a series less than a minute earlier) shows the limit too; the
-        over-rate attempt then passes even if anvil's rate window restarted in between. A C(454) (temporary
-        authentication failure: the server could not check) proves no limit and is inconclusive.
+        over-rate attempt then passes even if anvil's rate window restarted in between. A C(454) (a temporary
+        authentication failure, the server could not check) proves no limit and is inconclusive.
       - Only for O(role=submission) with O(username) and O(password), at most 100. Not set, the limit is not
         probed.
     type: int
