@@ -66,6 +66,10 @@ TOPOLOGY_CASES = [
     (("submission", "placeholder_domain"), 5, "submission.placeholder_domain"),
     (("submission", "max_message_size"), "big", "submission.max_message_size"),
     (("hub", "mailboxes"), [{"a": 1}], "hub.mailboxes[0]"),
+    (("hub", "mailboxes"), ["alice@example.org\r"], "hub.mailboxes[0]"),
+    (("inbound_relay", "recipients"), ["alice@example.org", "bob@example.org\x00"], "inbound_relay.recipients[1]"),
+    (("outbound", "smarthost", "password"), "pw\rrelayhost = evil", "outbound.smarthost.password"),
+    (("submission", "users", 0, "login"), "alice@example.org\x00", "submission.users[0].login"),
 ]
 
 
@@ -135,6 +139,12 @@ JOB_CASES = [
     ("submission", {"address": "0.0.0.0"}, "submission_address"),
     ("submission", {"sasl_path": "private/auth\nx"}, "submission_sasl_path"),
     ("submission", {"max_message_size": -1}, "submission_max_message_size"),
+    ("hub", {"smarthost": {"host": "smtp.example.net", "username": "a", "password": "p\x00q", "tls": "encrypt"}}, "hub_smarthost.password"),
+    ("hub", {"mailboxes": ["alice@example.org\r"]}, "hub_mailboxes[0]"),
+    ("inbound_relay", {"recipients": ["alice@example.org\n"]}, "inbound_relay_recipients[0]"),
+    ("submission", {"placeholder_domain": "submission\n.invalid"}, "submission_placeholder_domain"),
+    ("submission", {"users": [{"login": "alice", "password": "pw", "senders": ["alice@example.org\r"]}]},
+     "submission_users[0].senders[0]"),
 ]
 
 
