@@ -17,8 +17,9 @@ options:
       - C(main.cf) parameters as a dictionary of names and values.
       - A value may be a string, a number, a boolean (written C(yes)/C(no)) or a list (written as
         C(a, b, c); a long list is written one item per continuation line).
-      - Newlines inside a string value are written as spaces, which is what Postfix makes of
-        continuation lines anyway.
+      - A line break (LF, CR) or NUL anywhere in a value is refused before anything changes, with a
+        message that starts with C(main_cf.NAME), because the value Postfix would read is not the one
+        given. Give a list for a long value.
       - The value V(null) (C(~) in YAML, or a key without a value) B(removes) the parameter. Use an
         empty string for an empty value.
       - Values are compared after whitespace normalisation, so a second run with the same values

@@ -33,6 +33,8 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils._validate import ONE_LINE, has_line_break
+
 SCHEME = "SHA512-CRYPT"
 # 20 times glibc's default: about 0.2 s per hash in Python (every run checks
 # each user once), a few tens of milliseconds per login in Dovecot.
@@ -515,8 +517,8 @@ def validate(params):
             problems.append("users[%d].login: %s is listed twice" % (index, user["login"]))
         if not user["password"]:
             problems.append("users[%d].password: must not be empty" % index)
-        elif "\n" in user["password"] or "\r" in user["password"]:
-            problems.append("users[%d].password: must not contain a line break" % index)
+        elif has_line_break(user["password"]):
+            problems.append("users[%d].password: %s" % (index, ONE_LINE))
         seen.add(user["login"])
     return problems
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils._validate import ONE_LINE, has_line_break
+
 # Parameters that name the instance for postmulti(1) or locate its queue and
 # data: an exclusive edit never removes them unless they are declared, because
 # removing them would silently turn a secondary instance into a copy of the
@@ -131,9 +133,11 @@ def _scalar_text(value, option):
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str):
-        # A newline inside a value is the same as a continuation line for
-        # Postfix; write it as one line and let rendering decide the layout.
-        return re.sub(r'\s*\n\s*', ' ', value.strip())
+        # Postfix would read a newline as a continuation line (a blank) and a NUL not at all: the value
+        # written would differ from the value given, so it is refused. Layout is rendering's job.
+        if has_line_break(value):
+            raise PostfixConfigError(option, ONE_LINE)
+        return value.strip()
     raise PostfixConfigError(option, 'expected a string, number, boolean or list, got %s' % type(value).__name__)
 
 
@@ -155,7 +159,7 @@ def render_value(value, option=None):
     """Render a Python value as a main.cf value (one line).
 
     bool -> ``yes``/``no``; numbers -> decimal text; list -> items joined by
-    ``", "``; strings are stripped and newlines become spaces.
+    ``", "``; strings are stripped; a line break (or NUL) is refused.
     """
     items = value_items(value, option)
     if items is not None:

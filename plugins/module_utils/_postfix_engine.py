@@ -198,7 +198,7 @@ class ConfigRequest:
             main_cf = dict(main_cf or {})
             for name, value in extra_main_cf.items():
                 if name in main_cf and main_cf[name] is not None and extra_main_cf[name] is not None \
-                        and render_value(main_cf[name]) != render_value(value):
+                        and render_value(main_cf[name], 'main_cf.%s' % name) != render_value(value, 'main_cf.%s' % name):
                     raise PostfixConfigError('main_cf.%s' % name, 'is managed by this module through its own options')
                 main_cf[name] = value
         return cls(

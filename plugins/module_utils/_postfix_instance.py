@@ -92,6 +92,10 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     if instance is None:
         instance = postmulti.find_instance(host, name, params['config_dir'])
     diff_items = []
+    # Bad input (a line break in a value, a wrong type...) is refused before anything changes: no instance
+    # is created for it, and check mode says so too.
+    ConfigRequest.from_params(params, config_dir=instance.config_dir,
+                              extra_main_cf=instance_main_cf(params, instance, not instance.exists))
     if not instance.exists and not instance.primary:
         result['created'] = True
         diff_items.append({'before_header': 'instance', 'after_header': 'instance',

@@ -358,8 +358,15 @@ def inbound_relay(settings):
         main_cf.update(
             unverified_recipient_reject_code=550,
             unverified_recipient_tempfail_action="defer",
-            # The default reason quotes the hub's reply, address included: strangers need not see it.
-            unverified_recipient_reject_reason="Recipient address rejected: unknown recipient",
+            # The default reason quotes the hub's reply, address included: strangers need not see it. Postfix
+            # prefixes "Recipient address rejected: undeliverable address:" (550) or "... unverified address:"
+            # (450, the hub did not answer), so the text must suit both.
+            unverified_recipient_reject_reason="address not confirmed by the mailbox server",
+            # A probe the hub did not answer is discarded and its "deferred" result cached: asked again only
+            # after this time (Postfix's default: 3h), and never within 1000 s of the last probe (verify(8)).
+            # So an address first tried during a hub outage is accepted about 17 minutes after the hub is
+            # back, not three hours.
+            address_verify_negative_refresh_time="10m",
         )
     maps = [{"name": "relay_domains", "type": "hash", "entries": _domain_entries(settings)}]
     if validation == "list":

@@ -18,6 +18,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
     render_value,
     split_lines,
 )
+from ansible_collections.mailrelay.smtp.plugins.module_utils._validate import has_line_break
 
 MASK = '********'
 HEADER = '# Managed by Ansible (mailrelay.smtp). Local changes are overwritten.\n'
@@ -114,7 +115,7 @@ def render_map(map_type, entries, option='maps.entries'):
     lines = [HEADER]
     for key, value in _entry_pairs(entries, option):
         for part in (key, value) + tuple(value if isinstance(value, (list, tuple)) else ()):
-            if isinstance(part, str) and any(char in part for char in ('\n', '\r', '\x00')):
+            if has_line_break(part):
                 where = '%s[%s]' % (option, key.strip().split('\n')[0] if isinstance(key, str) else key)
                 raise PostfixConfigError(where, 'a key or value must be one line: a line break cannot be written into a table')
         key_text = render_value(key, option) if not isinstance(key, str) else key.strip()

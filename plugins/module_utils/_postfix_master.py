@@ -22,6 +22,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_config imp
     render_value,
     split_lines,
 )
+from ansible_collections.mailrelay.smtp.plugins.module_utils._validate import has_line_break
 
 SERVICE_TYPES = ('inet', 'unix', 'unix-dgram', 'fifo', 'pass')
 OPTION_INDENT = '  '
@@ -230,10 +231,9 @@ class MasterCf:
 def _refuse_line_breaks(value, where):
     """A -o value or argument is one token of one master.cf line: a line break there would
     silently become a blank (a different value), so it is refused."""
-    for item in value if isinstance(value, (list, tuple)) else [value]:
-        if isinstance(item, str) and any(char in item for char in ('\n', '\r', '\x00')):
-            raise PostfixConfigError(where, 'must be one line: a line break cannot be written into a master.cf %s'
-                                            % ('-o value' if 'options' in where else 'argument'))
+    if has_line_break(value):
+        raise PostfixConfigError(where, 'must be one line: a line break cannot be written into a master.cf %s'
+                                        % ('-o value' if 'options' in where else 'argument'))
 
 
 def service_from_spec(spec, position=None):

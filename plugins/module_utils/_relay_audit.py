@@ -96,7 +96,7 @@ class AuditSettings(object):
                  foreign_ip="192.0.2.1", sender=None, other_sender=None, username=None, password=None,
                  tls="auto", tls_verify=None, ca_path=None, tls_server_name=None, source_address=None,
                  helo_name=None, server_name=None, timeout=10.0, include=None, exclude=None, capture=None,
-                 allow_inconclusive=False, auth_rate_limit=None):
+                 allow_inconclusive=False, auth_rate_limit=None, auth_rate_source_address=None):
         self.host = host
         self.port = port
         self.role = role
@@ -128,6 +128,9 @@ class AuditSettings(object):
         self.allow_inconclusive = allow_inconclusive
         # The server's AUTH commands per minute and client: when known, the audit proves the limit holds.
         self.auth_rate_limit = auth_rate_limit
+        # The brute-force series locks its client address out of AUTH for up to a minute: from an
+        # address of its own, that lock-out meets no other case and no later audit from source_address.
+        self.auth_rate_source_address = auth_rate_source_address
 
     @property
     def target(self):
@@ -166,7 +169,9 @@ def validate(settings):
             errors.append("auth_rate_limit is only for role submission")
         elif not 0 < settings.auth_rate_limit <= 100:
             errors.append("auth_rate_limit must be between 1 and 100 (AUTH commands per minute)")
-    for name in ("foreign_ip", "source_address"):
+    if settings.auth_rate_source_address and settings.auth_rate_limit is None:
+        errors.append("auth_rate_source_address is set but auth_rate_limit is not")
+    for name in ("foreign_ip", "source_address", "auth_rate_source_address"):
         value = getattr(settings, name)
         if value:
             try:
@@ -240,9 +245,9 @@ class _Probe(object):
         if settings.tls != "none":
             self.tls_context = make_tls_context(settings.tls_verify, settings.ca_path)
 
-    def open(self):
+    def open(self, source_address=None):
         s = self.settings
-        session = SmtpSession(s.host, s.port, timeout=s.timeout, source_address=s.source_address)
+        session = SmtpSession(s.host, s.port, timeout=s.timeout, source_address=source_address or s.source_address)
         context = self.tls_context if s.tls == "implicit" else None
         greeting = session.connect(context, s.tls_server_name)
         return session, greeting
@@ -286,7 +291,8 @@ def execute_case(case, settings, probe, send_data, clock=time.monotonic):
     session = None
     transaction_open = False
     try:
-        session, greeting = probe.open()
+        source_address = settings.auth_rate_source_address if case.expect_rate_limit else None
+        session, greeting = probe.open(source_address)
         outcome.greeting = greeting
         if settings.tls == "implicit":
             outcome.tls_established = True
@@ -501,9 +507,11 @@ def run_audit(settings, run_id=None, clock=time.monotonic):
             listener.stop()
 
     results = []
+    # A 4xx at a warm-up already showed the limit; the over-rate attempt may then fall into a new rate window.
+    rate_refusal = rc.first_rate_refusal([(case, outcome) for case, outcome, _session in runs])
     for case, outcome, session in runs:
         evidence = evidence_for.get(case.token)  # None without a capture listener
-        verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect_delivery)
+        verdict, reason = rc.judge(case, outcome, evidence, expect_delivery=expect_delivery, rate_refusal=rate_refusal)
         if (verdict == rc.PASS and capture_info and (capture_info["refused_sessions"] or capture_info["cut_sessions"])
                 and outcome is not None and outcome.data_sent_at is not None and evidence is not None
                 and not evidence.relays and not evidence.bounces):

@@ -671,37 +671,65 @@ def _judge_auth_before_tls(case, outcome):
     return PASS, "AUTH not offered before STARTTLS and refused: %s" % _reply_text(reply)
 
 
+# RFC 4954 454 4.7.0: the server could not check credentials (its SASL service is down): no rate limit.
+TEMPORARY_AUTH_FAILURE = 454
+
+
+def _rate_refusal(reply):
+    return reply is not None and reply.transient and reply.code != TEMPORARY_AUTH_FAILURE
+
+
+def first_rate_refusal(cases_and_outcomes):
+    """(case name, reply text) of the first warm-up of the brute-force series refused over the rate, else None."""
+    for case, outcome in cases_and_outcomes:
+        if case.expect_rate_limit == "warm-up" and outcome is not None and outcome.tls_established \
+                and _rate_refusal(outcome.auth_reply):
+            return case.name, _reply_text(outcome.auth_reply)
+    return None
+
+
 def _judge_rate_warm_up(case, outcome):
     reply = outcome.auth_reply
     if reply is None:
         return _cut_off(outcome, "AUTH")
     if reply.code == 235:
         return PASS, "AUTH counted: %s" % _reply_text(reply)
+    if reply.code == TEMPORARY_AUTH_FAILURE:
+        return INCONCLUSIVE, "temporary authentication failure (%s): the server could not check, the series proves " \
+            "nothing" % _reply_text(reply)
     if reply.transient:
         return PASS, "already over the rate: %s" % _reply_text(reply)
     return INCONCLUSIVE, "authentication with the given credentials failed (%s): the series proves nothing" % _reply_text(reply)
 
 
-def _judge_wrong_password(case, outcome):
+def _judge_wrong_password(case, outcome, rate_refusal=None):
     reply = outcome.auth_reply
     if reply is None:
         return _cut_off(outcome, "AUTH")
     if reply.code == 235:
         return FAIL, "a wrong password was accepted: %s" % _reply_text(reply)
     if case.expect_rate_limit == "over":
+        if reply.code == TEMPORARY_AUTH_FAILURE:
+            return INCONCLUSIVE, "temporary authentication failure (%s): the server could not check, not a rate " \
+                "limit" % _reply_text(reply)
         if reply.transient:
             return PASS, "AUTH over the rate refused: %s" % _reply_text(reply)
+        if rate_refusal and reply.code == 535:
+            return PASS, ("%s was refused with %s, so the limit holds; this attempt came after anvil's rate window "
+                          "restarted (%s)" % (rate_refusal[0], rate_refusal[1], _reply_text(reply)))
         return FAIL, "AUTH over the rate was still checked (%s): no rate limit" % _reply_text(reply)
     if reply.transient:
         return INCONCLUSIVE, "AUTH with a wrong password answered %s" % _reply_text(reply)
     return PASS, "wrong password refused: %s" % _reply_text(reply)
 
 
-def judge(case, outcome, capture=None, expect_delivery=True):
+def judge(case, outcome, capture=None, expect_delivery=True, rate_refusal=None):
     """(verdict, reason) for one case.
 
     ``capture`` is the CaptureEvidence for the case's token, or None when no
-    capture listener was configured.
+    capture listener was configured. ``rate_refusal`` is first_rate_refusal()
+    of the audit's cases: a warm-up already refused over the rate shows the
+    limit, even when the over-rate attempt falls into a new rate window.
     """
     if case.skip_reason:
         return SKIPPED, case.skip_reason
@@ -726,7 +754,7 @@ def judge(case, outcome, capture=None, expect_delivery=True):
     if case.kind == AUTH_BEFORE_TLS:
         return _judge_auth_before_tls(case, outcome)
     if case.kind == WRONG_PASSWORD:
-        return _judge_wrong_password(case, outcome)
+        return _judge_wrong_password(case, outcome, rate_refusal)
     raise ValueError("unknown case kind %r" % case.kind)
 
 

@@ -722,6 +722,10 @@ def host_jobs(topology, host, wiring=None):
     return jobs
 
 
+# The largest AUTH rate the audit proves by trying it (relay_audit's auth_rate_limit: one session per AUTH).
+AUDITED_AUTH_RATE_LIMIT = 100
+
+
 def audit_targets(topology, credentials=False):
     """What an outside probe must check: one mailrelay.smtp.relay_audit target per server.
 
@@ -761,6 +765,14 @@ def audit_targets(topology, credentials=False):
             free = [str(address) for address in reversed(list(network.hosts())) if str(address) not in used]
             if free:
                 target["source_address"] = free[0]
+            if len(free) > 1 and job == "submission":
+                # The brute-force series' own address: its minute of AUTH lock-out meets no other case.
+                target["auth_rate_source_address"] = free[1]
+        auth_rate_limit = ((topology.get(job) or {}).get("limits") or {}).get("auth_rate_limit")
+        if job == "submission" and server["platform"] == "postfix" and auth_rate_limit \
+                and auth_rate_limit <= AUDITED_AUTH_RATE_LIMIT:
+            # Postfix's anvil limit is proven by a brute-force series, last in the target.
+            target["auth_rate_limit"] = auth_rate_limit
         if job == "submission" and users:
             user = users[0]
             target["username"] = user["login"]

@@ -23,6 +23,8 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _INSTANCE = re.compile(r'^postfix(-[A-Za-z0-9][A-Za-z0-9._-]*)?$')
 # Characters no line-based file of Postfix or Dovecot can hold inside one value.
 LINE_BREAKS = ('\n', '\r', '\x00')
+# What every refusal of such a character says, whichever file the value goes to.
+ONE_LINE = 'must be one line: a line break (or NUL) cannot be written into the file it goes to'
 
 
 class InvalidInput(ValueError):
@@ -32,6 +34,16 @@ class InvalidInput(ValueError):
         super().__init__('%s: %s' % (field, message))
         self.field = field
         self.message = message
+
+
+def has_line_break(value):
+    """True when the string ``value``, or a string item of the list ``value``, holds a character of LINE_BREAKS.
+
+    Postfix reads a newline in main.cf as a continuation line, in master.cf and in a lookup table
+    as the start of another entry; Dovecot's passwd-file likewise: the value would silently change.
+    """
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return any(isinstance(item, str) and any(char in item for char in LINE_BREAKS) for item in items)
 
 
 def _type_name(value):
@@ -49,9 +61,8 @@ def check_text(value, field, forbid='', allow_empty=False, what='text'):
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(field, 'must be %s (a string), got %s' % (what, _type_name(value)))
     text = str(value)
-    for char in LINE_BREAKS:
-        if char in text:
-            raise InvalidInput(field, 'must be one line: a line break (or NUL) cannot be written into the file it goes to')
+    if has_line_break(text):
+        raise InvalidInput(field, ONE_LINE)
     for char in forbid:
         if char in text:
             raise InvalidInput(field, 'must not contain %r here' % char)
@@ -162,8 +173,8 @@ def check_secret(value, field):
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(field, 'must be a string, got %s' % _type_name(value))
     text = str(value)
-    if any(char in text for char in LINE_BREAKS):
-        raise InvalidInput(field, 'must be one line: a line break (or NUL) cannot be written into the file it goes to')
+    if has_line_break(text):
+        raise InvalidInput(field, ONE_LINE)
     if not text:
         raise InvalidInput(field, 'must not be empty')
     return text

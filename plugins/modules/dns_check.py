@@ -23,17 +23,8 @@ description:
 author: Mailrelay Maintainers (@mailrelay)
 requirements:
   - dnspython 2.3 or later on the controller
-attributes:
-  check_mode:
-    support: full
-    description: Only queries DNS; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-  platform:
-    support: full
-    platforms: all
-    description: Runs on the controller only.
+extends_documentation_fragment:
+  - mailrelay.smtp._controller_only
 options:
   records:
     description: The records to check, as RV(mailrelay.smtp.dns_records#module:records) returns them (C(name), C(type), C(value)).

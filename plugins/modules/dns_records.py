@@ -22,17 +22,8 @@ description:
     public addresses and SPF includes; see C(docs/dns.md).
   - Runs on the controller only; it never contacts a host or a DNS server.
 author: Mailrelay Maintainers (@mailrelay)
-attributes:
-  check_mode:
-    support: full
-    description: Nothing is changed in any mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  platform:
-    support: full
-    platforms: all
-    description: Runs on the controller only.
+extends_documentation_fragment:
+  - mailrelay.smtp._controller_only
 options:
   description:
     description:

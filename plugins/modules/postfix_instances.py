@@ -139,6 +139,12 @@ def _validated_instances(module):
             postmulti.check_name(params['name'])
         except POSTFIX_ERRORS as exc:
             module.fail_json(msg='instances[%d]: %s' % (index, exc))
+        try:
+            # The values themselves (a line break, a wrong type...): every item is checked before any instance
+            # is looked at, so one bad item stops the task before anything changes.
+            engine.ConfigRequest.from_params(params, config_dir=params['config_dir'] or '/etc/%s' % params['name'])
+        except POSTFIX_ERRORS as exc:
+            module.fail_json(msg='instances[%d] (%s): %s' % (index, params['name'], exc))
         if params['name'] in names:
             module.fail_json(msg='instances[%d]: %s is listed twice' % (index, params['name']))
         names.add(params['name'])

@@ -200,10 +200,21 @@ options:
         C(smtpd_client_auth_rate_limit); the topology's C(submission.limits.auth_rate_limit)).
       - When set, the audit ends with that many AUTH commands with the right password
         (C(auth-rate-warm-up-N)) and one more with a wrong one, which must be refused with a temporary
-        error (C(auth-over-rate)). This locks the probe's address out of AUTH on that server for up to a
-        minute, so it runs last; audit another port of the same server after that minute.
-      - Only for O(role=submission) with O(username) and O(password). Not set, the limit is not probed.
+        error (C(auth-over-rate)). This locks the address it connects from out of AUTH on that server for up
+        to a minute, so it runs last, from O(auth_rate_source_address) when given.
+      - A warm-up already refused with a 4xx (a series less than a minute earlier) shows the limit too; the
+        over-rate attempt then passes even if anvil's rate window restarted in between. A C(454) (a temporary
+        authentication failure, the server could not check) proves no limit and is inconclusive.
+      - Only for O(role=submission) with O(username) and O(password), at most 100. Not set, the limit is not
+        probed.
     type: int
+  auth_rate_source_address:
+    description:
+      - The local address the brute-force series (O(auth_rate_limit)) connects from, instead of
+        O(source_address). With an address of its own, the minute of AUTH lock-out it causes spoils no
+        other case of this audit or of the next one.
+      - Needs O(auth_rate_limit). On Linux any 127.0.0.0/8 address can be used without adding it.
+    type: str
   allow_inconclusive:
     description:
       - By default an inconclusive case (temporary refusal, broken session, refusal for the wrong reason)
@@ -503,6 +514,7 @@ def argument_spec():
         )),
         allow_inconclusive=dict(type="bool", default=False),
         auth_rate_limit=dict(type="int"),
+        auth_rate_source_address=dict(type="str"),
         junit_path=dict(type="path"),
     )
 
@@ -523,7 +535,8 @@ def settings_from(params):
         source_address=params["source_address"], helo_name=params["helo_name"],
         server_name=params["server_name"], timeout=params["timeout"],
         include=cases.get("include"), exclude=cases.get("exclude"), capture=capture,
-        allow_inconclusive=params["allow_inconclusive"], auth_rate_limit=params["auth_rate_limit"])
+        allow_inconclusive=params["allow_inconclusive"], auth_rate_limit=params["auth_rate_limit"],
+        auth_rate_source_address=params["auth_rate_source_address"])
 
 
 def failure_message(report):

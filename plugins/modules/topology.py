@@ -22,17 +22,8 @@ description:
     per play) or P(mailrelay.smtp.topology_jobs#filter), so that secrets never appear in a task result. See C(docs/topology.md).
   - Runs on the controller only; it never contacts a host.
 author: Mailrelay Maintainers (@mailrelay)
-attributes:
-  check_mode:
-    support: full
-    description: Nothing is changed in any mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  platform:
-    support: full
-    platforms: all
-    description: Runs on the controller only.
+extends_documentation_fragment:
+  - mailrelay.smtp._controller_only
 options:
   description:
     description:

@@ -2,7 +2,8 @@
 # The README's audit exactly as the README shows it, on the README's own lab:
 # - the lab as `make demo` deploys it (inventories/lab, postfix-lab-* on 127.0.1.0/24);
 # - `ansible-playbook -i inventories/lab mailrelay.smtp.audit` passes with no extra option
-#   (TLS verified against the CA the description names), and leaves a JUnit report when asked;
+#   (TLS verified against the CA the description names), and leaves a JUnit report when asked,
+#   which shows the AUTH brute-force series passed on both submission ports;
 # - with -vvv, no password, hash or other secret of the description appears in the output;
 # - under --check it fails, saying that nothing was audited;
 # - `make demo-clean`'s playbook then removes the lab, whatever the audit left queued.
@@ -61,6 +62,11 @@ for secret in "${secrets[@]}"; do
   ! grep -qF -- "$secret" "$junit/audit.xml" || fail "a secret of the description is in the JUnit report"
 done
 [[ $(grep -c '<testsuite ' "$junit/audit.xml") == 4 ]] || fail "the JUnit report does not hold one suite per server"
+# The AUTH brute-force series ran on both ports of the submission server (the description's limit: 30 a
+# minute) and auth-over-rate passed on each.
+rate_series=$("${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" "$here/files/rate_series.py" "$junit/audit.xml")
+[[ $rate_series == $'127.0.1.11:587_(submission) 30 pass\n127.0.1.11:465_(submission) 30 pass' ]] \
+  || fail "the AUTH rate limit was not proven on both submission ports: $rate_series"
 echo "   ${#secrets[@]} secret forms looked for, none found"
 
 echo "== without a CA the audit says once that certificates were not verified"

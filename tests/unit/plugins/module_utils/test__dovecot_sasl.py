@@ -169,7 +169,8 @@ def test_default_socket_is_outside_the_postfix_queue():
     (dict(users=[{"login": "a:b", "password": "x"}]), "users[0].login: 'a:b' may contain only"),
     (dict(users=[{"login": "a", "password": "x"}, {"login": "a", "password": "y"}]), "users[1].login: a is listed twice"),
     (dict(users=[{"login": "a", "password": ""}]), "users[0].password: must not be empty"),
-    (dict(users=[{"login": "a", "password": "x\ny"}]), "users[0].password: must not contain a line break"),
+    (dict(users=[{"login": "a", "password": "x\ny"}]), "users[0].password: must be one line"),
+    (dict(users=[{"login": "a", "password": "x\x00y"}]), "users[0].password: must be one line"),
     (dict(hash_iterations=10), "hash_iterations: 10 is too few"),
     (dict(hash_iterations=10 ** 10), "hash_iterations: 10000000000 is more than"),
 ])

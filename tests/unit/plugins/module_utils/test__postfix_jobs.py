@@ -98,6 +98,10 @@ def test_inbound_relay_can_verify_recipients_against_the_hub():
     # A hub that does not answer defers the client: nothing is accepted that could bounce.
     assert main["unverified_recipient_tempfail_action"] == "defer"
     assert "hub" not in main["unverified_recipient_reject_reason"]
+    # Said after "undeliverable address:" (550) and after "unverified address:" (450): true for both.
+    assert "unknown" not in main["unverified_recipient_reject_reason"]
+    # A result cached while the hub was down is asked again soon after it is back, not after 3 hours.
+    assert main["address_verify_negative_refresh_time"] == "10m"
     with pytest.raises(ValueError, match="recipient_validation"):
         jobs.instance_for("inbound_relay", settings_of("inbound_relay", recipient_validation="maybe"))
 

@@ -247,6 +247,8 @@ def test_plan_only_connects_to_nothing():
     (dict(ca_path="/nonexistent/ca.pem"), "ca_path"),
     (dict(capture=audit.CaptureSettings("127.0.0.1", 2525, wait=301)), "capture.wait"),
     (dict(capture=audit.CaptureSettings("", 2525)), "capture.listen"),
+    (dict(auth_rate_source_address="127.0.3.9"), "auth_rate_source_address is set but auth_rate_limit is not"),
+    (dict(role="submission", auth_rate_limit=5, auth_rate_source_address="x"), "auth_rate_source_address must be an IP"),
 ])
 def test_validate_names_the_offending_option(changes, message):
     values = dict(host="mx.own.example", role="inbound_relay", own_domains=["own.example"])
@@ -392,3 +394,29 @@ def test_a_flooded_capture_listener_neither_stalls_the_audit_nor_hides_a_relay(s
         sock.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+class _RecordingProbe(object):
+    """Stands in for _Probe: records the address each session would come from, then fails to connect."""
+
+    def __init__(self):
+        self.sources = []
+
+    def open(self, source_address=None):
+        self.sources.append(source_address)
+        raise audit.SmtpProbeError("not connected")
+
+
+def test_the_brute_force_series_connects_from_its_own_address():
+    settings = audit.AuditSettings(host="127.0.0.1", role="submission", own_domains=["own.example"],
+                                   username="alice@own.example", password="pw", sender="alice@own.example",
+                                   source_address="127.0.0.2", auth_rate_limit=2,
+                                   auth_rate_source_address="127.0.0.3")
+    cases = audit.plan_cases(settings, "abc123")
+    probe = _RecordingProbe()
+    for case in cases:
+        audit.execute_case(case, settings, probe, send_data=False)
+    # None: the probe's own source_address; the series (last) from auth_rate_source_address.
+    series = [case.name for case in cases if case.expect_rate_limit]
+    assert series == ["auth-rate-warm-up-1", "auth-rate-warm-up-2", "auth-over-rate"]
+    assert probe.sources == [None] * (len(cases) - 3) + ["127.0.0.3"] * 3

@@ -152,6 +152,20 @@ def test_brute_force_verdicts():
     assert rc.judge(over, outcome(450))[0] == rc.PASS
     verdict, reason = rc.judge(over, outcome(535))
     assert verdict == rc.FAIL and "no rate limit" in reason
+    # 454: the server could not check the credentials (its SASL service is down), which is no rate limit.
+    assert rc.judge(warm_up, outcome(454))[0] == rc.INCONCLUSIVE
+    assert rc.judge(over, outcome(454))[0] == rc.INCONCLUSIVE
+    # A warm-up refused over the rate (a series less than a minute before) shows the limit; the over-rate
+    # attempt may then meet a new rate window and be checked again.
+    refused_warm_up = rc.first_rate_refusal([(warm_up, outcome(235)), (warm_up, outcome(450)), (over, outcome(535))])
+    assert refused_warm_up == ("auth-rate-warm-up-1", "450 4.7.1 some text")
+    verdict, reason = rc.judge(over, outcome(535), rate_refusal=refused_warm_up)
+    assert verdict == rc.PASS and "auth-rate-warm-up-1 was refused with 450" in reason
+    # Neither a temporary authentication failure nor a wrong password accepted counts as the limit.
+    assert rc.first_rate_refusal([(warm_up, outcome(454)), (warm_up, outcome(235)), (warm_up, None)]) is None
+    assert rc.judge(over, outcome(235), rate_refusal=refused_warm_up)[0] == rc.FAIL
+    # Without a limit the whole series is accepted: the over-rate attempt fails.
+    assert rc.first_rate_refusal([(warm_up, outcome(235)), (over, outcome(535))]) is None
 
 
 def test_implicit_tls_case_requires_tls_1_2():

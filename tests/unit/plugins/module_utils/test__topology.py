@@ -328,6 +328,26 @@ def test_loopback_servers_are_probed_from_a_free_address_of_their_network():
     targets = _topology.audit_targets(_topology.normalize(desc))
     # Neither a server's address nor the smart host's: no job trusts it.
     assert {t["source_address"] for t in targets} == {"127.0.1.252"}
+    # The brute-force series of the submission targets comes from the next free address: its lock-out
+    # spoils neither the other cases nor the next audit.
+    assert [(t["port"], t["auth_rate_limit"], t["auth_rate_source_address"]) for t in targets
+            if t["role"] == "submission"] == [(587, 10, "127.0.1.251"), (465, 10, "127.0.1.251")]
+    assert not any("auth_rate_limit" in t or "auth_rate_source_address" in t for t in targets if t["role"] != "submission")
+
+
+def test_audit_targets_prove_the_auth_rate_limit_of_postfix_submission_servers():
+    targets = _topology.audit_targets(_topology.normalize(wide_description()))
+    limited = {(t["host"], t["port"]): t["auth_rate_limit"] for t in targets if "auth_rate_limit" in t}
+    # Every Postfix submission server on each of its ports, no IIS one (no anvil), no other job.
+    postfix_submission = {(t["host"], t["port"]) for t in targets if t["role"] == "submission" and t["platform"] == "postfix"}
+    assert len(postfix_submission) >= 3 and limited == dict.fromkeys(postfix_submission, 10)
+    assert [t for t in targets if t["platform"] == "iis" and t["role"] == "submission"]
+    # Not on a loopback address: the series runs last from the probe's own address (no address to pick).
+    assert not any("auth_rate_source_address" in t for t in targets)
+    many = dict(description()["submission"], limits={"auth_rate_limit": 500})
+    targets = _topology.audit_targets(_topology.normalize(description(submission=many)))
+    # Too many to try one session each: not probed.
+    assert not any("auth_rate_limit" in t for t in targets)
 
 
 def test_relay_recipients_default_to_the_postfix_hubs_mailboxes():

@@ -66,6 +66,10 @@ TOPOLOGY_CASES = [
     (("submission", "placeholder_domain"), 5, "submission.placeholder_domain"),
     (("submission", "max_message_size"), "big", "submission.max_message_size"),
     (("hub", "mailboxes"), [{"a": 1}], "hub.mailboxes[0]"),
+    (("hub", "mailboxes"), ["alice@example.org\r"], "hub.mailboxes[0]"),
+    (("inbound_relay", "recipients"), ["alice@example.org", "bob@example.org\x00"], "inbound_relay.recipients[1]"),
+    (("outbound", "smarthost", "password"), "pw\rrelayhost = evil", "outbound.smarthost.password"),
+    (("submission", "users", 0, "login"), "alice@example.org\x00", "submission.users[0].login"),
 ]
 
 
@@ -135,6 +139,12 @@ JOB_CASES = [
     ("submission", {"address": "0.0.0.0"}, "submission_address"),
     ("submission", {"sasl_path": "private/auth\nx"}, "submission_sasl_path"),
     ("submission", {"max_message_size": -1}, "submission_max_message_size"),
+    ("hub", {"smarthost": {"host": "smtp.example.net", "username": "a", "password": "p\x00q", "tls": "encrypt"}}, "hub_smarthost.password"),
+    ("hub", {"mailboxes": ["alice@example.org\r"]}, "hub_mailboxes[0]"),
+    ("inbound_relay", {"recipients": ["alice@example.org\n"]}, "inbound_relay_recipients[0]"),
+    ("submission", {"placeholder_domain": "submission\n.invalid"}, "submission_placeholder_domain"),
+    ("submission", {"users": [{"login": "alice", "password": "pw", "senders": ["alice@example.org\r"]}]},
+     "submission_users[0].senders[0]"),
 ]
 
 
@@ -172,6 +182,19 @@ CONFIG_CASES = [
     (dict(maps=[{"name": "t", "mode": "rw-", "entries": {}}]), "maps[0] (t) mode"),
     (dict(master_cf=[{"service": "sub mission", "type": "inet", "command": "smtpd"}]), "master_cf[0]"),
     (dict(master_cf="submission inet n - n - - smtpd"), "master_cf"),
+    # A line break (or NUL) anywhere: Postfix would read another value than the one given.
+    (dict(main_cf={"smtpd_recipient_restrictions": "permit_mynetworks,\nreject"}), "main_cf.smtpd_recipient_restrictions"),
+    (dict(main_cf={"relayhost": "[smtp.example.net]:587\n"}), "main_cf.relayhost"),
+    (dict(main_cf={"myhostname": "mail.example.org\r"}), "main_cf.myhostname"),
+    (dict(main_cf={"mydomain": "example\x00.org"}), "main_cf.mydomain"),
+    (dict(main_cf={"mynetworks": ["127.0.0.1/32", "192.0.2.0/24\n"]}), "main_cf.mynetworks"),
+    (dict(master_cf=[{"service": "587", "type": "inet", "command": "smtpd",
+                      "options": {"syslog_name": "postfix/submission\r"}}]), "master_cf[0] (587/inet) options.syslog_name"),
+    (dict(master_cf=[{"service": "587", "type": "inet", "command": "smtpd",
+                      "options": {"smtpd_tls_security_level": "encrypt\x00"}}]),
+     "master_cf[0] (587/inet) options.smtpd_tls_security_level"),
+    (dict(maps=[{"name": "sasl_passwd", "entries": {"[smtp.example.net]:587": "user:pass\rword"}}]), "maps[0] (sasl_passwd) entries["),
+    (dict(maps=[{"name": "relay_recipients", "entries": {"alice@example.org\x00": "OK"}}]), "maps[0] (relay_recipients) entries["),
 ]
 
 
@@ -184,6 +207,17 @@ def test_postfix_config_refuses_with_the_field_named(params, field):
 
 def test_the_table_is_large_enough():
     assert len(TOPOLOGY_CASES) + len(JOB_CASES) + len(CONFIG_CASES) >= 40
+
+
+@pytest.mark.parametrize("params, field", CONFIG_CASES, ids=["config-%d" % i for i in range(len(CONFIG_CASES))])
+def test_postfix_config_refusals_are_input_errors_never_other_exceptions(params, field):
+    # Whatever is wrong, the engine says so as a PostfixConfigError (the modules' fail_json), not a traceback.
+    try:
+        ConfigRequest("/etc/postfix-x", **params)
+    except PostfixConfigError as error:
+        assert error.args and str(error).startswith(field)
+    else:
+        pytest.fail("accepted: %r" % (params,))
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -204,3 +238,70 @@ def test_instance_names():
     assert v.is_instance_name("postfix") and v.is_instance_name("postfix-Hub.2")
     for bad in ("postfix-", "relay", "postfix-a/b", "postfix-a\n", ["postfix"]):
         assert not v.is_instance_name(bad)
+
+
+def full_topology_description():
+    """Every string-valued setting a description can hold, each with a valid value."""
+    description = topology_description()
+    description["tls"]["ca_file"] = "/etc/ssl/mail-ca.pem"
+    description["submission"]["servers"][0].update(hostname="smtp.example.org", instance="postfix-submission")
+    description["submission"]["users"][0]["senders"] = ["alice@example.org"]
+    description["submission"]["placeholder_domain"] = "submission.invalid"
+    description["inbound_relay"]["servers"][0].update(hostname="mx.example.org", instance="postfix-inbound-relay")
+    description["inbound_relay"]["recipients"] = ["alice@example.org"]
+    description["inbound_relay"]["postscreen"] = {"allowlist": ["192.0.2.99"], "dnsbl_sites": ["zen.example.net"]}
+    description["hub"]["servers"][0].update(hostname="hub.example.org", instance="postfix-hub")
+    description["audit"] = {"recipient": "alice@example.org"}
+    description["outbound"]["dns_servers"] = ["192.0.2.53"]
+    return description
+
+
+def _string_leaves(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _string_leaves(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _string_leaves(value, path + (index,))
+    elif isinstance(node, str) and len(node) > 1:
+        yield path, node
+
+
+def _field_name(path):
+    text = ""
+    for key in path:
+        text += "[%d]" % key if isinstance(key, int) else ("." if text else "") + key
+    return text
+
+
+def test_the_full_description_is_valid():
+    _topology.normalize(full_topology_description(), ["edge", "core"])
+
+
+LEAVES = list(_string_leaves(full_topology_description()))
+
+
+@pytest.mark.parametrize("char", v.LINE_BREAKS, ids=["LF", "CR", "NUL"])
+@pytest.mark.parametrize("path, value", LEAVES, ids=[_field_name(path) for path, _value in LEAVES])
+def test_a_line_break_anywhere_in_the_topology_is_refused_naming_the_field(path, value, char):
+    description = full_topology_description()
+    _set(description, path, value[:1] + char + value[1:])
+    with pytest.raises(_topology.TopologyError) as info:
+        _topology.normalize(description, ["edge", "core"])
+    field = _field_name(path)
+    # The field itself, or a key of it (a DNS list given as a string is dnsbl_sites[0].site).
+    assert any(problem.startswith((field + ":", field + ".")) for problem in info.value.problems), info.value.problems
+
+
+JOB_LEAVES = [(kind, path, value) for kind in _job_settings.JOBS for path, value in _string_leaves(job(kind))]
+
+
+@pytest.mark.parametrize("char", v.LINE_BREAKS, ids=["LF", "CR", "NUL"])
+@pytest.mark.parametrize("kind, path, value", JOB_LEAVES,
+                         ids=["%s_%s" % (kind, _field_name(path)) for kind, path, _value in JOB_LEAVES])
+def test_a_line_break_anywhere_in_a_job_role_is_refused_naming_the_field(kind, path, value, char):
+    settings = job(kind)
+    _set(settings, path, value[:1] + char + value[1:])
+    problems, _warnings = _job_settings.check(kind, settings)
+    field = "%s_%s" % (kind, _field_name(path))
+    assert any(problem.startswith((field + ":", field + ".")) for problem in problems), problems

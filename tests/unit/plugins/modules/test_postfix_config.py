@@ -106,14 +106,24 @@ def test_refused_configuration_fails_with_the_reason(config_dir, capsys):
     (dict(config_dir='/nonexistent/postfix'), 'config_dir'),
     (dict(main_cf_mode='exclusive', main_cf=None), 'main_cf_mode'),
     (dict(maps=[dict(name='sasl_passwd', secret=True, entries=[['two words', 'user:' + PASSWORD]])]), 'maps[0]'),
+    # A line break (or NUL) anywhere: refused, the secret still not shown.
+    (dict(main_cf={'smtpd_relay_restrictions': 'permit_mynetworks,\nreject_unauth_destination'}), 'main_cf.smtpd_relay_restrictions'),
+    (dict(main_cf={'myhostname': 'ut.example\r'}), 'main_cf.myhostname'),
+    (dict(maps=[dict(name='sasl_passwd', secret=True, entries=[['[relay.example]:587', 'user:' + PASSWORD + '\n']])]),
+     'maps[0] (sasl_passwd) entries[[relay.example]:587]'),
+    (dict(master_cf=[dict(service='2525', type='inet', command='smtpd', options=dict(syslog_name='x\x00'))]),
+     'master_cf[0] (2525/inet) options.syslog_name'),
 ])
 def test_bad_input_names_the_option_without_leaking(config_dir, capsys, change, option):
+    before = digest(config_dir)
     args = args_for(config_dir)
     args.update(change)
     code, result, raw = run_module(args, capsys)
     assert code == 1
     assert result['msg'].startswith(option)
     assert PASSWORD not in raw
+    assert 'Traceback' not in raw
+    assert digest(config_dir) == before
 
 
 def test_unknown_master_service_type_is_refused_before_anything(config_dir, capsys):

@@ -51,3 +51,17 @@ def test_check_mode_for_a_new_instance_creates_nothing(capsys):
 def test_check_mode_removal_of_a_missing_instance_is_no_change(capsys):
     code, result, _raw = run_module(dict(name='postfix-ut-never-created', state='absent', _ansible_check_mode=True), capsys)
     assert code == 0 and not result['changed'] and not result['removed']
+
+
+@pytest.mark.parametrize('main_cf, option', [
+    ({'relayhost': '[relay.example]:587\nsmtp_sasl_auth_enable = no'}, 'main_cf.relayhost'),
+    ({'myhostname': 'x.example\r'}, 'main_cf.myhostname'),
+    ({'mydomain': 'exa\x00mple'}, 'main_cf.mydomain'),
+])
+def test_a_line_break_in_a_value_is_refused_before_anything(capsys, main_cf, option):
+    # In check mode: a unit test never creates an instance; the refusal comes before check mode matters.
+    name = 'postfix-ut-never-created'
+    code, result, raw = run_module(dict(name=name, main_cf=main_cf, _ansible_check_mode=True), capsys)
+    assert code == 1 and option in result['msg'] and 'one line' in result['msg']
+    assert 'Traceback' not in raw
+    assert not os.path.exists('/etc/' + name)

@@ -90,6 +90,11 @@ def test_defaults_apply_unless_an_instance_sets_its_own(capsys, recorder):
     ([dict(name='relay')], 'instances[0]: name:'),
     ([dict(name='postfix-a'), dict(name='postfix-a')], 'instances[1]: postfix-a is listed twice'),
     ([dict(name='postfix-a', main_cf_mode='replace')], 'instances[0] (postfix-a): value of main_cf_mode must be one of'),
+    ([dict(name='postfix-a', main_cf={'relayhost': '[hub]\nx'})], 'instances[0] (postfix-a): main_cf.relayhost: must be one line'),
+    ([dict(name='postfix-a', master_cf=[dict(service='2525', type='inet', command='smtpd', options=dict(syslog_name='a\rb'))])],
+     'instances[0] (postfix-a): master_cf[0] (2525/inet) options.syslog_name: must be one line'),
+    ([dict(name='postfix-a', maps=[dict(name='transport', entries={'example.org': 'smtp:[hub]\x00'})])],
+     'instances[0] (postfix-a): maps[0] (transport) entries[example.org]'),
 ])
 def test_bad_items_are_named(capsys, recorder, instances, message):
     fake = recorder()

@@ -75,6 +75,12 @@ SERVERS = {
     "submission-auth-plaintext": ("127.0.3.22", 587, "submission", {
         "smtpd_tls_auth_only": "no",
     }),
+    # The closed submission server with Postfix's AUTH rate limit (anvil), for the brute-force
+    # series; the closed one above has none and fails it.
+    "submission-rate-limited": ("127.0.3.29", 587, "submission", {
+        "smtpd_client_auth_rate_limit": "4",
+        "smtpd_client_event_limit_exceptions": "",
+    }),
     # A hub that trusts every host in 127.0.3.0/24, not just the relays.
     "hub-trusts-network": ("127.0.3.23", 25, "hub", {
         "mynetworks": "127.0.3.0/24",
