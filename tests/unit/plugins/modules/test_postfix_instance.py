@@ -51,3 +51,11 @@ def test_check_mode_for_a_new_instance_creates_nothing(capsys):
 def test_check_mode_removal_of_a_missing_instance_is_no_change(capsys):
     code, result, _raw = run_module(dict(name='postfix-ut-never-created', state='absent', _ansible_check_mode=True), capsys)
     assert code == 0 and not result['changed'] and not result['removed']
+
+
+@pytest.mark.parametrize('servers, field', [(['198.51.100.53', 'ns.example'], 'dns_servers[1]:'),
+                                            (['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'], 'dns_servers:')])
+def test_bad_dns_servers_are_refused_before_anything_is_looked_at(capsys, servers, field):
+    code, result, _raw = run_module(dict(name='postfix-ut-never-created', dns_servers=servers, _ansible_check_mode=True), capsys)
+    assert code == 1 and result['msg'].startswith(field)
+    assert not os.path.exists('/etc/postfix-ut-never-created')
