@@ -13,6 +13,8 @@
 #   publishing-lab.sh run HOST CMD   run CMD inside HOST (ctl runs ansible-playbook)
 #   publishing-lab.sh proxy HOST PORT  relay stdin/stdout to HOST:PORT from the management
 #                                    network (ssh ProxyCommand: Ansible runs outside the lab)
+#   publishing-lab.sh serve-dns RECORDS.yml  the Internet's DNS serves exactly these records (what
+#                                    mailrelay.smtp.dns_records wrote) and the outside domain's
 #
 # Networks (198.18.0.0/15 is reserved for network tests; the lab refuses to start when
 # this machine already uses any of it):
@@ -235,6 +237,24 @@ up() {
   echo "publishing-lab: up (hosts: ${HOSTS[*]}; inventories/publishing reaches them over SSH)"
 }
 
+serve_dns() {
+  local records=$1 python=${PUBLISHING_LAB_PYTHON:-$REPO/.venv/bin/python}
+  [[ -f $records ]] || die "no records file $records (run mailrelay.smtp.dns_records first)"
+  mkdir -p "$SHARED/internet-dns"
+  # The hand-written DNS of the lab's start goes (once); lab_dns.py serves what was derived.
+  in_host inet sh -c 'pid=$(cat /run/mailrelay-lab-dnsmasq.pid 2>/dev/null) || exit 0
+    kill "$pid" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f /run/mailrelay-lab-dnsmasq.pid'
+  cat >"$SHARED/internet-dns/outside.yml" <<'EOF'
+records:
+  - {name: elsewhere.test, type: MX, value: "10 mail.elsewhere.test."}
+  - {name: mail.elsewhere.test, type: A, value: 198.18.10.200}
+EOF
+  in_host inet "$python" "$REPO/roles/lab/files/lab_dns.py" serve --records "$records" \
+    --records "$SHARED/internet-dns/outside.yml" --listen 198.18.10.53 --state-dir "$SHARED/internet-dns"
+}
+
 down() {
   local host pid ns p outer children
   for host in "${HOSTS[@]}"; do
@@ -296,5 +316,6 @@ while streams:
             os.write(1, data)
 ' "$2" "$3" ;;
 check-overlap) check_overlap ;;
-*) echo "usage: $0 up|down|run HOST CMD|proxy HOST PORT|check-overlap" >&2; exit 2 ;;
+serve-dns) serve_dns "$2" ;;
+*) echo "usage: $0 up|down|run HOST CMD|proxy HOST PORT|serve-dns RECORDS.yml|check-overlap" >&2; exit 2 ;;
 esac
