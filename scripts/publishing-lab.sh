@@ -141,6 +141,10 @@ UsePAM no
 StrictModes no
 PidFile /run/mailrelay-lab-sshd.pid
 Subsystem sftp internal-sftp
+# Ansible opens many connections at once (forks, delegation): the default 10:30:100 drops some
+# before the key exchange (kex_exchange_identification) on a loaded machine.
+MaxStartups 100:30:200
+MaxSessions 50
 EOF
   in_host "$host" mkdir -p /run/sshd
   in_host "$host" /usr/sbin/sshd -f "$SHARED/ssh/sshd_config-$host" -E /var/log/mailrelay-lab-sshd.log </dev/null >/dev/null 2>&1
