@@ -121,8 +121,8 @@ options:
   dns_servers:
     description:
       - The name servers this instance's chrooted services ask (the smtp(8) client looks up MX and address records),
-        instead of the host's C(/etc/resolv.conf): written to C($queue_directory/etc/resolv.conf), which a chrooted
-        service reads as its C(/etc/resolv.conf). Up to three IP addresses.
+        instead of the host's C(/etc/resolv.conf). They are written to C($queue_directory/etc/resolv.conf), which a
+        chrooted service reads as its C(/etc/resolv.conf). Up to three IP addresses.
       - Needs a service that runs chrooted (for example C(smtp unix - - y - - smtp) in C(master.cf)); refused otherwise,
         before anything changes. A change is applied by a reload (RV(reload_needed)).
       - An empty list puts the copy of the host's C(/etc/resolv.conf) back. When omitted, the file is left as it is.
