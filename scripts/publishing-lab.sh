@@ -246,6 +246,7 @@ serve_dns() {
   [[ -f $records ]] || die "no records file $records (run mailrelay.smtp.dns_records first)"
   mkdir -p "$SHARED/internet-dns"
   # The hand-written DNS of the lab's start goes (once); lab_dns.py serves what was derived.
+  # shellcheck disable=SC2016  # the inner shell's own $pid, read inside the Internet host
   in_host inet sh -c 'pid=$(cat /run/mailrelay-lab-dnsmasq.pid 2>/dev/null) || exit 0
     kill "$pid" 2>/dev/null
     for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
