@@ -190,6 +190,12 @@ up() {
 
   bridge gw dmz0 198.18.20.1/24
   bridge gw lan0 198.18.30.1/24
+  # The DMZ and inside bridges stand for switches, which filter nothing: with br_netfilter loaded
+  # the gateway's forward chain would also see traffic between two hosts of one network (the hub
+  # asking the inside DNS server). The setting is the gateway namespace's own.
+  for family in iptables ip6tables; do
+    in_host gw sh -c "[ ! -e /proc/sys/net/bridge/bridge-nf-call-$family ] || echo 0 >/proc/sys/net/bridge/bridge-nf-call-$family"
+  done
   declare -A inside=([sub]="dmz0 198.18.20.10" [mx1]="dmz0 198.18.20.11" [mx2]="dmz0 198.18.20.12" [hub]="lan0 198.18.30.2"
                      [dns]="lan0 198.18.30.53")
   for host in sub mx1 mx2 hub dns; do
