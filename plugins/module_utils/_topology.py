@@ -56,6 +56,8 @@ TLS_KEYS = frozenset(("cert_file", "key_file", "ca_file"))
 TLS_REQUIRED_KEYS = ("cert_file", "key_file")
 AUDIT_KEYS = frozenset(("recipient",))
 OUTBOUND_KEYS = frozenset(("method", "smarthost", "dns_servers"))
+# glibc's resolver, which a Postfix hub's chrooted smtp client uses, reads no more (MAXNS).
+MAX_POSTFIX_DNS_SERVERS = 3
 SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
 # Edge hygiene (issue 13): submission limits, implicit TLS, recipient validation, postscreen.
 DEFAULT_IMPLICIT_TLS_PORT = 465
@@ -590,6 +592,10 @@ def normalize(description, inventory_hosts=None):
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
     _check_wiring(problems, servers)
+    postfix_hubs = [server for server in servers_of(topology, "hub") if server["platform"] == "postfix"]
+    if postfix_hubs and len(topology["outbound"]["dns_servers"]) > MAX_POSTFIX_DNS_SERVERS:
+        problems.add("outbound.dns_servers", "a Postfix hub's resolver reads at most %d name servers, got %d"
+                     % (MAX_POSTFIX_DNS_SERVERS, len(topology["outbound"]["dns_servers"])))
     # DNS records and DKIM (issue 14); imported here because _dns_records builds on this module.
     from ansible_collections.mailrelay.smtp.plugins.module_utils import _dns_records
 
