@@ -42,5 +42,11 @@ step audit 'source .venv/bin/activate && ansible-playbook -i inventories/lab mai
 # docs/dns.md's check, as written, against the lab DNS that `make demo` left running.
 step dns-check "source .venv/bin/activate && ansible-playbook -i inventories/lab mailrelay.smtp.dns_check -e '{\"mailrelay_dns_nameservers\": [\"127.0.1.53\"]}'"
 step demo-clean 'make demo-clean'
+# The multi-host publishing lab (docs/publishing.md) on the Debian 12 leg: it builds network
+# namespace hosts, deploys over SSH twice (the second must change nothing) and proves from "the Internet".
+if grep -qx 'VERSION_ID="12"' /etc/os-release; then
+  step demo-publishing 'make demo-publishing'
+  step demo-pub-clean 'make demo-clean'
+fi
 report
 echo "newcomer: every step passed"

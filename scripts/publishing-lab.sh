@@ -13,13 +13,15 @@
 #   publishing-lab.sh run HOST CMD   run CMD inside HOST (ctl runs ansible-playbook)
 #   publishing-lab.sh proxy HOST PORT  relay stdin/stdout to HOST:PORT from the management
 #                                    network (ssh ProxyCommand: Ansible runs outside the lab)
+#   publishing-lab.sh serve-dns RECORDS.yml  the Internet's DNS serves exactly these records (what
+#                                    mailrelay.smtp.dns_records wrote) and the outside domain's
 #
 # Networks (198.18.0.0/15 is reserved for network tests; the lab refuses to start when
 # this machine already uses any of it):
 #   internet 198.18.10.0/24  inet (client .100, Internet MTA .200, DNS .53), gateway .1,
 #                            published: mx1 .25, mx2 .26, submission .87
 #   dmz      198.18.20.0/24  gateway .1, submission .10, mx1 .11, mx2 .12
-#   inside   198.18.30.0/24  gateway .1, hub .2
+#   inside   198.18.30.0/24  gateway .1, hub .2, inside DNS server .53
 #   mgmt     198.18.99.0/24  ctl (the Ansible controller) .1, every host .1x (out of band)
 # No namespace has a route to anything outside these networks.
 set -euo pipefail
@@ -28,10 +30,10 @@ LAB_NETWORKS=(198.18.10.0/24 198.18.20.0/24 198.18.30.0/24 198.18.99.0/24)
 STATE=${PUBLISHING_LAB_STATE:-/var/tmp/mailrelay-publishing-lab}
 # Shared by every host (outside the private /etc, /var and /run): keys, certificate, spool.
 SHARED=${PUBLISHING_LAB_SHARED:-/tmp/mailrelay-publishing-lab}
-HOSTS=(ctl inet gw sub mx1 mx2 hub)
+HOSTS=(ctl inet gw sub mx1 mx2 hub dns)
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 declare -A MGMT=([ctl]=198.18.99.1 [inet]=198.18.99.10 [gw]=198.18.99.11 [sub]=198.18.99.12
-                 [mx1]=198.18.99.13 [mx2]=198.18.99.14 [hub]=198.18.99.15)
+                 [mx1]=198.18.99.13 [mx2]=198.18.99.14 [hub]=198.18.99.15 [dns]=198.18.99.16)
 # Bounded waits: 50 x 0.1 s.
 POLLS=50
 
@@ -139,6 +141,10 @@ UsePAM no
 StrictModes no
 PidFile /run/mailrelay-lab-sshd.pid
 Subsystem sftp internal-sftp
+# Ansible opens many connections at once (forks, delegation): the default 10:30:100 drops some
+# before the key exchange (kex_exchange_identification) on a loaded machine.
+MaxStartups 100:30:200
+MaxSessions 50
 EOF
   in_host "$host" mkdir -p /run/sshd
   in_host "$host" /usr/sbin/sshd -f "$SHARED/ssh/sshd_config-$host" -E /var/log/mailrelay-lab-sshd.log </dev/null >/dev/null 2>&1
@@ -184,20 +190,24 @@ up() {
 
   bridge gw dmz0 198.18.20.1/24
   bridge gw lan0 198.18.30.1/24
-  declare -A inside=([sub]="dmz0 198.18.20.10" [mx1]="dmz0 198.18.20.11" [mx2]="dmz0 198.18.20.12" [hub]="lan0 198.18.30.2")
-  for host in sub mx1 mx2 hub; do
+  # The DMZ and inside bridges stand for switches, which filter nothing: with br_netfilter loaded
+  # the gateway's forward chain would also see traffic between two hosts of one network (the hub
+  # asking the inside DNS server). The setting is the gateway namespace's own.
+  for family in iptables ip6tables; do
+    in_host gw sh -c "[ ! -e /proc/sys/net/bridge/bridge-nf-call-$family ] || echo 0 >/proc/sys/net/bridge/bridge-nf-call-$family"
+  done
+  declare -A inside=([sub]="dmz0 198.18.20.10" [mx1]="dmz0 198.18.20.11" [mx2]="dmz0 198.18.20.12" [hub]="lan0 198.18.30.2"
+                     [dns]="lan0 198.18.30.53")
+  for host in sub mx1 mx2 hub dns; do
     read -r bridge_name address <<<"${inside[$host]}"
     link gw "${bridge_name:0:1}-$host" "$host" eth0
     in_host gw ip link set "${bridge_name:0:1}-$host" master "$bridge_name"
     in_host "$host" ip addr add "$address/24" dev eth0
     in_host "$host" ip route add default via "${address%.*}.1"
-    # Only the hub may ask the outside DNS server (through the gateway); elsewhere a
-    # resolver that refuses at once keeps smtpd's client name lookups from waiting.
-    if [[ $host == hub ]]; then
-      in_host "$host" sh -c 'echo "nameserver 198.18.10.53" >/etc/resolv.conf'
-    else
-      in_host "$host" sh -c 'echo "nameserver 127.0.0.1" >/etc/resolv.conf'
-    fi
+    # A resolver that refuses at once keeps smtpd's client name lookups from waiting. The
+    # hub's deliveries ask the outside DNS server through its instance's own resolver file,
+    # which the collection writes from outbound.dns_servers: the lab gives the hub none.
+    in_host "$host" sh -c 'echo "nameserver 127.0.0.1" >/etc/resolv.conf'
     in_host "$host" mkdir -p /etc/mailrelay-lab/tls
     in_host "$host" install -m 0644 "$SHARED/tls/lab.pem" /etc/mailrelay-lab/tls/lab.pem
     in_host "$host" install -m 0600 "$SHARED/tls/lab.key" /etc/mailrelay-lab/tls/lab.key
@@ -212,6 +222,12 @@ up() {
     --host-record=submission.example.org,198.18.10.87 \
     --mx-host=elsewhere.test,mail.elsewhere.test,10 --host-record=mail.elsewhere.test,198.18.10.200
   in_host inet sh -c 'echo "nameserver 198.18.10.53" >/etc/resolv.conf'
+  # The inside network's DNS server: answers the inside hosts, asks the outside one for the rest
+  # (the gateway lets only it and the hub query the outside: publishing.dns_servers).
+  in_host dns dnsmasq --no-resolv --no-hosts --bind-interfaces --listen-address=198.18.30.53 \
+    --except-interface=lo --pid-file=/run/mailrelay-lab-dnsmasq.pid --user=root --server=198.18.10.53 \
+    --local=/inside.example.org/ --host-record=hub.inside.example.org,198.18.30.2 \
+    --host-record=ns.inside.example.org,198.18.30.53
   # The Internet MTA: captures every message it receives.
   in_host inet python3 "$REPO/roles/lab/files/lab.py" upstream-start \
     --collection "$REPO/.cache/collections/ansible_collections/mailrelay/smtp" \
@@ -229,6 +245,25 @@ up() {
     ((i < POLLS)) || die "sshd of $host does not answer on ${MGMT[$host]}:22"
   done
   echo "publishing-lab: up (hosts: ${HOSTS[*]}; inventories/publishing reaches them over SSH)"
+}
+
+serve_dns() {
+  local records=$1 python=${PUBLISHING_LAB_PYTHON:-$REPO/.venv/bin/python}
+  [[ -f $records ]] || die "no records file $records (run mailrelay.smtp.dns_records first)"
+  mkdir -p "$SHARED/internet-dns"
+  # The hand-written DNS of the lab's start goes (once); lab_dns.py serves what was derived.
+  # shellcheck disable=SC2016  # the inner shell's own $pid, read inside the Internet host
+  in_host inet sh -c 'pid=$(cat /run/mailrelay-lab-dnsmasq.pid 2>/dev/null) || exit 0
+    kill "$pid" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f /run/mailrelay-lab-dnsmasq.pid'
+  cat >"$SHARED/internet-dns/outside.yml" <<'EOF'
+records:
+  - {name: elsewhere.test, type: MX, value: "10 mail.elsewhere.test."}
+  - {name: mail.elsewhere.test, type: A, value: 198.18.10.200}
+EOF
+  in_host inet "$python" "$REPO/roles/lab/files/lab_dns.py" serve --records "$records" \
+    --records "$SHARED/internet-dns/outside.yml" --listen 198.18.10.53 --state-dir "$SHARED/internet-dns"
 }
 
 down() {
@@ -292,5 +327,6 @@ while streams:
             os.write(1, data)
 ' "$2" "$3" ;;
 check-overlap) check_overlap ;;
-*) echo "usage: $0 up|down|run HOST CMD|proxy HOST PORT|check-overlap" >&2; exit 2 ;;
+serve-dns) serve_dns "$2" ;;
+*) echo "usage: $0 up|down|run HOST CMD|proxy HOST PORT|serve-dns RECORDS.yml|check-overlap" >&2; exit 2 ;;
 esac

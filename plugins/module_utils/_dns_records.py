@@ -393,14 +393,27 @@ def dkim_txt(algorithm, public_key):
     return "v=DKIM1; k=%s; p=%s" % (algorithm, public_key)
 
 
+def gateway_published(topology):
+    """Greeting name -> the outside addresses the description's publishing gateway gives that server."""
+    names = {(server["job"], server["host"]): server["hostname"] for server in _topology.all_servers(topology)}
+    published = {}
+    for entry in (topology.get("publishing") or {}).get("published") or []:
+        name = names.get((entry["job"], entry["host"]))
+        if name and entry["outside_address"] not in published.setdefault(name, []):
+            published[name].append(entry["outside_address"])
+    return published
+
+
 def derive(topology, dkim_public_keys=None, published=None):
     """Every record the topology needs, and what could not be derived.
 
     ``dkim_public_keys``: ``[{key_selector, algorithm, public_key}]`` read from
     the hubs (the base64 ``p=`` value). ``published``: greeting name -> the
     addresses a publishing gateway gives that server (``dns.addresses`` wins).
-    Returns ``{records, notes, mta_sts_policies}``.
+    Returns ``{records, notes, mta_sts_policies}``. The outside addresses of the
+    description's own ``publishing`` part are used for the names ``published`` does not give.
     """
+    published = dict(gateway_published(topology), **(published or {}))
     ttl = topology["dns"]["ttl"]
     records = []
     notes = []

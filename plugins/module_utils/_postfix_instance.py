@@ -13,6 +13,7 @@ Private to the collection.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
@@ -39,8 +40,38 @@ def instance_argument_spec():
         enabled=dict(type='bool'),
         service_state=dict(type='str', default='started',
                            choices=['started', 'stopped', 'reloaded', 'restarted', 'unmanaged']),
+        dns_servers=dict(type='list', elements='str'),
     )
     return spec
+
+
+def check_dns_servers(dns_servers):
+    """The name servers of ``dns_servers`` as addresses; PostfixConfigError naming the field otherwise."""
+    if dns_servers is None:
+        return None
+    if len(dns_servers) > postmulti.MAX_NAMESERVERS:
+        raise PostfixConfigError('dns_servers', 'at most %d name servers (the resolver reads no more), got %d'
+                                 % (postmulti.MAX_NAMESERVERS, len(dns_servers)))
+    servers = []
+    for index, server in enumerate(dns_servers):
+        try:
+            servers.append(str(ipaddress.ip_address(str(server).strip())))
+        except ValueError:
+            raise PostfixConfigError('dns_servers[%d]' % index, '%r is not an IP address' % (server,))
+    return servers
+
+
+def _resolver_check(name, dns_servers, instance_of_plan):
+    """A before-commit check: own name servers need a chrooted service to read them."""
+    def check(plan):
+        if not dns_servers:
+            return
+        instance = instance_of_plan(plan)
+        master_text = plan.master_after if plan.master_after is not None else plan.master_before
+        if not postmulti.chrooted_services(instance, master_text):
+            raise ValidationFailed(['dns_servers: no service of %s runs chrooted, so none would read them from '
+                                    '$queue_directory/%s (set chroot y on the smtp unix service)' % (name, postmulti.RESOLVER_FILE)])
+    return check
 
 
 def _presence(instance, present, enabled=None):
@@ -89,6 +120,7 @@ def present(params, host, check_mode=False, diff=False, instance=None):
     """``instance``: what find_instance has just said about ``params['name']`` (None: look it up here)."""
     name = params['name']
     result = {'name': name, 'created': False, 'removed': False, 'prepared': [], 'service_action': None}
+    dns_servers = check_dns_servers(params.get('dns_servers'))
     if instance is None:
         instance = postmulti.find_instance(host, name, params['config_dir'])
     diff_items = []
@@ -130,12 +162,24 @@ def present(params, host, check_mode=False, diff=False, instance=None):
         if problems:
             raise ValidationFailed(problems)
 
+    def instance_of_plan(plan):
+        main_text = plan.main_after if plan.main_after is not None else plan.main_before
+        return postmulti.Instance(name, instance.config_dir, MainCf(main_text or ''), True)
+
+    resolver_check = _resolver_check(name, dns_servers, instance_of_plan)
+
+    def before_commit(plan):
+        resolver_check(plan)
+        if request.validate:
+            no_listen_clash(plan)
+
     try:
         # find_instance has read main.cf already; the engine need not read it again.
         plan, config_result = converge(host, request, check_mode=check_mode, want_diff=diff,
                                        main_text=instance.main.text if instance.exists else None,
-                                       before_commit=no_listen_clash if request.validate else None,
-                                       remember_previous=True)
+                                       before_commit=before_commit, remember_previous=True)
+        if not plan.changed:
+            resolver_check(plan)
     except (ValidationFailed, PostfixConfigError):
         if result['created']:
             # The configuration never went live: do not leave a half-made
@@ -151,8 +195,20 @@ def present(params, host, check_mode=False, diff=False, instance=None):
         diff_items.append({'before_header': 'instance', 'after_header': 'instance',
                            'before': _presence(before, True, before.enabled), 'after': _presence(after, True, after.enabled)})
 
-    service_state = params['service_state']
     running = postmulti.running_pid(host, before) is not None
+    # The chroot's resolver file (dns_servers): new smtp(8) processes read it, so a reload applies it.
+    resolver = postmulti.sync_resolver(host, after, dns_servers, check_mode=check_mode)
+    if resolver is not None:
+        result['changed'] = True
+        result['resolver_changed'] = True
+        if running:
+            result['reload_needed'] = True
+        path = posixpath.join(after.queue_directory, postmulti.RESOLVER_FILE)
+        diff_items.append({'before_header': path, 'after_header': path, 'before': resolver[0], 'after': resolver[1]})
+    else:
+        result['resolver_changed'] = False
+
+    service_state = params['service_state']
     if running:
         # A restart that an earlier run asked for and that never happened.
         for parameter in postmulti.pending_restart(host, before, after):

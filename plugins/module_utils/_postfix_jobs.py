@@ -127,6 +127,9 @@ def _common(settings):
         # Each instance speaks from its own address, so the hub sees who is talking.
         "smtp_bind_address" if address.version == 4 else "smtp_bind_address6": str(address),
         "maillog_file": "/var/log/%s.log" % settings["instance"],
+        # The addresses a gateway forwards to this instance (published without it knowing): mail to
+        # user@[outside address] is for this server itself, as for user@[its own address]. None removes it.
+        "proxy_interfaces": ", ".join(str(ipaddress.ip_address(address)) for address in settings.get("proxy_interfaces") or []) or None,
         "smtpd_banner": "$myhostname ESMTP",
         "biff": False,
         "append_dot_mydomain": False,
@@ -525,7 +528,18 @@ def hub(settings):
     else:
         main_cf.update(relayhost="", smtp_tls_security_level="may", **NO_SMARTHOST_CREDENTIALS)
         maps.append({"name": "sasl_passwd", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+    master_cf = _master_cf(settings)
+    # outbound.dns_servers: Postfix has no resolver setting of its own, but its chrooted smtp(8)
+    # client reads $queue_directory/etc/resolv.conf, which the instance writes from these.
+    dns_servers = list(settings.get("dns_servers") or [])
+    if dns_servers:
+        master_cf.append(dict(CHROOTED_SMTP_CLIENT))
+    return {"name": instance, "main_cf": main_cf, "master_cf": master_cf, "master_cf_mode": "listeners", "group": JOB_GROUP,
+            "maps": maps, "dns_servers": dns_servers}
+
+
+# The hub's delivery client, chrooted so that it resolves through the instance's own resolv.conf.
+CHROOTED_SMTP_CLIENT = {"service": "smtp", "type": "unix", "private": "-", "unpriv": "-", "chroot": "y", "command": "smtp"}
 
 
 # Without smart-host credentials, the parameters that exist only for them go

@@ -46,6 +46,12 @@ CHROOT_COPIES = ('etc', 'lib', 'usr', 'dev')
 CHROOT_FILES = ('etc/localtime', 'etc/services', 'etc/resolv.conf', 'etc/hosts', 'etc/host.conf',
                 'etc/nsswitch.conf', 'etc/nss_mdns.config')
 # NSS modules built into glibc need no copy; others (mdns, systemd...) go into lib/.
+# The first line of a chroot resolver file written from an instance's own name servers
+# (dns_servers): prepare_chroot keeps such a file instead of copying the host's over it.
+RESOLVER_MARK = '# mailrelay.smtp: the name servers of this instance (dns_servers)'
+RESOLVER_FILE = 'etc/resolv.conf'
+# glibc reads at most three nameserver lines (MAXNS in resolv.h).
+MAX_NAMESERVERS = 3
 NSS_MODULE = re.compile(r'^libnss_(?!(compat|dns|files|hesiod)\.)[A-Za-z0-9_]+\.so\.2$')
 CA_FILE = re.compile(r'^[0-9a-f]{8}\.[0-9]+$')
 # Where Debian's and Ubuntu's packages put the postfix@ template unit.
@@ -404,6 +410,8 @@ def prepare_chroot(host, instance, root='/'):
     for relative in CHROOT_FILES:
         source = posixpath.join(root, relative)
         copy = posixpath.join(queue, relative)
+        if relative == RESOLVER_FILE and own_resolver(host, instance):
+            continue
         if host.isfile(source):
             if host.sync_file(source, copy, 0o644):
                 changed.append(copy)
@@ -432,6 +440,52 @@ def prepare_chroot(host, instance, root='/'):
         host.makedirs(sasl_dir, 0o755)
         changed.append(sasl_dir)
     return changed
+
+
+def resolver_text(dns_servers):
+    """The chroot's resolv.conf for an instance's own name servers."""
+    return RESOLVER_MARK + '\n' + ''.join('nameserver %s\n' % server for server in dns_servers)
+
+
+def own_resolver(host, instance):
+    """The chroot's resolv.conf when it was written from the instance's dns_servers, else None."""
+    text = host.read(posixpath.join(instance.queue_directory, RESOLVER_FILE))
+    return text if text is not None and text.startswith(RESOLVER_MARK + '\n') else None
+
+
+def sync_resolver(host, instance, dns_servers, check_mode=False, root='/'):
+    """Make the resolver file of the instance's chrooted services follow ``dns_servers``.
+
+    A list names the instance's own name servers; an empty list puts the
+    host's resolv.conf back where an own file was; None leaves the file alone
+    (a reload handler passes no dns_servers). Returns ``(before, after)``
+    texts when the file changes (or would, in check mode), else None.
+    """
+    if dns_servers is None:
+        return None
+    path = posixpath.join(instance.queue_directory, RESOLVER_FILE)
+    before = host.read(path)
+    if dns_servers:
+        after = resolver_text(dns_servers)
+        if before == after:
+            return None
+        if not check_mode:
+            host.makedirs(posixpath.dirname(path), 0o755)
+            staged = path + '.mailrelay-new'
+            host.remove(staged)
+            host.write(staged, after, 0o644)
+            host.replace(staged, path)
+        return before or '', after
+    if own_resolver(host, instance) is None:
+        return None
+    source = posixpath.join(root, RESOLVER_FILE)
+    after = host.read(source) if host.isfile(source) else ''
+    if not check_mode:
+        if host.isfile(source):
+            host.sync_file(source, path, 0o644)
+        else:
+            host.remove(path)
+    return before, after or ''
 
 
 def _systemd_escape(text):

@@ -56,6 +56,8 @@ TLS_KEYS = frozenset(("cert_file", "key_file", "ca_file"))
 TLS_REQUIRED_KEYS = ("cert_file", "key_file")
 AUDIT_KEYS = frozenset(("recipient",))
 OUTBOUND_KEYS = frozenset(("method", "smarthost", "dns_servers"))
+# glibc's resolver, which a Postfix hub's chrooted smtp client uses, reads no more (MAXNS).
+MAX_POSTFIX_DNS_SERVERS = 3
 SMARTHOST_KEYS = frozenset(("host", "port", "tls", "username", "password"))
 # Edge hygiene (issue 13): submission limits, implicit TLS, recipient validation, postscreen.
 DEFAULT_IMPLICIT_TLS_PORT = 465
@@ -590,6 +592,10 @@ def normalize(description, inventory_hosts=None):
     if topology.get("hub") is None and any(topology.get(job) for job in FORWARDING_JOBS):
         problems.add("hub", "required: submission and inbound_relay hand their mail to the hub")
     _check_wiring(problems, servers)
+    postfix_hubs = [server for server in servers_of(topology, "hub") if server["platform"] == "postfix"]
+    if postfix_hubs and len(topology["outbound"]["dns_servers"]) > MAX_POSTFIX_DNS_SERVERS:
+        problems.add("outbound.dns_servers", "a Postfix hub's resolver reads at most %d name servers, got %d"
+                     % (MAX_POSTFIX_DNS_SERVERS, len(topology["outbound"]["dns_servers"])))
     # DNS records and DKIM (issue 14); imported here because _dns_records builds on this module.
     from ansible_collections.mailrelay.smtp.plugins.module_utils import _dns_records
 
@@ -612,18 +618,12 @@ def all_servers(topology):
 
 
 def warnings(topology):
-    """Settings of a valid description that some of its servers cannot apply, as readable lines."""
-    found = []
-    outbound = topology["outbound"]
-    if outbound["dns_servers"]:
-        for server in servers_of(topology, "hub"):
-            if server["platform"] == "postfix":
-                # Postfix has no per-instance resolver: it asks the name servers of /etc/resolv.conf.
-                found.append(
-                    "outbound.dns_servers: the Postfix hub on %s does not apply them; it resolves through "
-                    "the name servers in that host's /etc/resolv.conf" % server["host"]
-                )
-    return found
+    """Settings of a valid description that some of its servers cannot apply, as readable lines.
+
+    None today: ``outbound.dns_servers`` reaches an Exchange hub's Transport service and a
+    Postfix hub's chrooted smtp client (its instance's own resolv.conf).
+    """
+    return []
 
 
 def _hops(topology, job):
@@ -641,6 +641,13 @@ class _Wiring:
         self.by_host = {}
         for server in all_servers(topology):
             self.by_host.setdefault(server["host"], {}).setdefault(server["job"], []).append(server)
+        self.outside = {}
+        for entry in (topology.get("publishing") or {}).get("published") or []:
+            self.outside.setdefault((entry["job"], entry["host"]), []).append(entry["outside_address"])
+
+    def outside_addresses(self, job, host):
+        """The outside addresses a publishing gateway gives ``job`` on ``host`` (none when unpublished)."""
+        return self.outside.get((job, host), [])
 
     def servers(self, host, job):
         return self.by_host.get(host, {}).get(job, [])
@@ -688,6 +695,8 @@ def host_jobs(topology, host, wiring=None):
                     placeholder_domain=settings["placeholder_domain"],
                     implicit_tls_port=settings["implicit_tls_port"],
                     hide_client_in_received=settings["hide_client_in_received"],
+                    # [outside address] is this server's own address too: a local destination, never relayed.
+                    proxy_interfaces=wiring.outside_addresses(job, host),
                     client_certificate=(topology.get("hub") or {}).get("submission_trust") == "certificate",
                 )
                 variables.update(settings["limits"])
@@ -699,6 +708,7 @@ def host_jobs(topology, host, wiring=None):
                     recipients=settings["recipients"],
                     recipient_validation=settings["recipient_validation"],
                     postscreen=settings["postscreen"],
+                    proxy_interfaces=wiring.outside_addresses(job, host),
                 )
             else:
                 outbound = topology["outbound"]

@@ -59,7 +59,8 @@ options:
     description:
       - Greeting name -> list of the addresses a publishing gateway gives that server on the Internet.
         They replace the server's listen address in A/AAAA, PTR and SPF records.
-      - C(dns.addresses) in the description wins over this option.
+      - The description's own C(publishing) part gives each published server its outside address without this
+        option; a name given here wins over it, and C(dns.addresses) in the description wins over both.
     type: dict
     default: {}
 notes:

@@ -118,6 +118,16 @@ options:
     type: str
     choices: [started, stopped, reloaded, restarted, unmanaged]
     default: started
+  dns_servers:
+    description:
+      - The name servers this instance's chrooted services ask (the smtp(8) client looks up MX and address records),
+        instead of the host's C(/etc/resolv.conf). They are written to C($queue_directory/etc/resolv.conf), which a
+        chrooted service reads as its C(/etc/resolv.conf). Up to three IP addresses.
+      - Needs a service that runs chrooted (for example C(smtp unix - - y - - smtp) in C(master.cf)); refused otherwise,
+        before anything changes. A change is applied by a reload (RV(reload_needed)).
+      - An empty list puts the copy of the host's C(/etc/resolv.conf) back. When omitted, the file is left as it is.
+    type: list
+    elements: str
 notes:
   - Requires Postfix with postmulti(1) on the managed host; run as root.
   - C(postmulti -e create) takes a few seconds and C(postmulti -e destroy) a few more; a no-op run takes neither.
@@ -192,6 +202,10 @@ prepared:
   type: list
   elements: str
   sample: ["postmulti -e init"]
+resolver_changed:
+  description: Whether the chroot's resolver file (O(dns_servers)) was (or would be) written.
+  returned: when state=present
+  type: bool
 removed_directories:
   description: Directories of a removed instance that postmulti left behind and the module deleted.
   returned: when state=absent and the instance was removed

@@ -37,7 +37,7 @@ options:
     description:
       - The instances. Each item takes the options of M(mailrelay.smtp.postfix_instance) - C(name) (required),
         C(state), C(queued), C(config_dir), C(group), C(enabled), C(service_state), C(main_cf), C(main_cf_mode),
-        C(master_cf), C(master_cf_mode), C(maps), C(validate) and C(allow_unused_parameters) - with the same
+        C(master_cf), C(master_cf_mode), C(maps), C(validate), C(allow_unused_parameters) and C(dns_servers) - with the same
         meaning and defaults.
       - Values of tables marked C(secret) are never shown, in any instance.
     type: list

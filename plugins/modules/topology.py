@@ -47,8 +47,9 @@ notes:
     (never all addresses) used by one job only, one server of each job per host, submission servers
     that need TLS material and users, sender addresses within the own domains, and a hub whose
     loopback address would be unreachable from a relay on another host.
-  - Settings that a valid description holds but some server cannot apply are reported as warnings, for
-    example C(outbound.dns_servers) with a Postfix hub, which resolves through its host's C(/etc/resolv.conf).
+  - Settings that a valid description holds but some server cannot apply are reported as warnings.
+    C(outbound.dns_servers) is applied by every hub platform (a Postfix hub writes them into its
+    instance's chroot, so only its smtp client asks them).
 seealso:
   - module: mailrelay.smtp.relay_audit
 """

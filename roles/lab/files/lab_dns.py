@@ -95,7 +95,7 @@ def serve(args):
     # A configuration file, not arguments: only there does dnsmasq read quoted TXT strings.
     conf = os.path.join(args.state_dir, "dnsmasq.conf")
     with open(conf, "w", encoding="utf-8") as handle:
-        handle.write("".join("%s\n" % option[2:] for option in dnsmasq_options(_load(args.records), changes)))
+        handle.write("".join("%s\n" % option[2:] for option in dnsmasq_options([record for path in args.records for record in _load(path)], changes)))
     argv = [
         "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
         "--listen-address=%s" % args.listen, "--port=%d" % args.port, "--pid-file=%s" % pid_file,
@@ -245,7 +245,8 @@ def check_spf(args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["serve", "stop", "dkim", "spf"])
-    parser.add_argument("--records")
+    # Several files: the derived records, plus whatever else the lab's DNS stands for (an outside domain).
+    parser.add_argument("--records", action="append", default=[])
     parser.add_argument("--listen")
     parser.add_argument("--nameserver")
     parser.add_argument("--port", type=int, default=53)

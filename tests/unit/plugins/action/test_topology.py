@@ -10,6 +10,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.mailrelay.smtp.plugins.action.topology import ActionModule
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
 from ansible_collections.mailrelay.smtp.tests.unit.utils.windows_action import make_action
 
 DESCRIPTION = {
@@ -41,7 +42,7 @@ def test_summary_and_wiring_without_secrets():
     assert "very-secret-pw" not in dumped and "smarthost-secret" not in dumped
 
 
-def test_dns_servers_a_postfix_hub_cannot_apply_are_a_warning():
+def test_dns_servers_reach_every_hub_platform_without_a_warning():
     assert "warnings" not in run({"description": DESCRIPTION})
     exchange_hub = {"servers": [{"host": "ex01", "address": "192.0.2.13", "platform": "exchange"}]}
     by_dns = {"method": "dns", "dns_servers": ["192.0.2.53"]}
@@ -50,11 +51,10 @@ def test_dns_servers_a_postfix_hub_cannot_apply_are_a_warning():
     with_exchange = run({"description": dict(DESCRIPTION, hub=exchange_hub, outbound=by_dns, inbound_relay=relay)})
     assert not with_exchange.get("failed") and "warnings" not in with_exchange
     result = run({"description": dict(DESCRIPTION, outbound=by_dns)})
-    assert result["changed"] is False and not result.get("failed")
-    assert result["warnings"] == [
-        "outbound.dns_servers: the Postfix hub on lab does not apply them; it resolves through "
-        "the name servers in that host's /etc/resolv.conf"
-    ]
+    assert result["changed"] is False and not result.get("failed") and "warnings" not in result
+    # The Postfix hub gets them as its role variable: its instance writes its own resolv.conf.
+    topology = _topology.normalize(dict(DESCRIPTION, outbound=by_dns))
+    assert _topology.host_jobs(topology, "lab")["hub"]["hub_dns_servers"] == ["192.0.2.53"]
 
 
 def test_problems_are_listed_with_their_field():

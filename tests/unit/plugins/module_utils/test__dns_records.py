@@ -238,3 +238,42 @@ def test_zone_text_has_absolute_names_and_quoted_strings():
     assert _dns_records.zone_text([{"name": "x.example", "ttl": 1, "type": "TXT", "strings": ['a"b\\c'], "purpose": "p"}]).splitlines()[1] == (
         'x.example.\t1\tIN\tTXT\t"a\\"b\\\\c"'
     )
+
+
+def published_description():
+    """Servers in a DMZ and inside, published by a gateway (the publishing part of the description)."""
+    return description(
+        submission={"servers": [{"host": "sub", "address": "10.10.0.10", "hostname": "smtp.example.org"}],
+                    "users": [{"login": "alice@example.org", "password": "secret-1"}]},
+        inbound_relay={"servers": [{"host": "mx1", "address": "10.10.0.11", "hostname": "mx1.example.org"},
+                                   {"host": "mx2", "address": "10.10.0.12", "hostname": "mx2.example.org"}]},
+        hub={"servers": [{"host": "core", "address": "10.20.0.2", "hostname": "hub.example.org"}]},
+        publishing={
+            "gateways": [{"host": "gw", "outside_interface": "out0", "inside_interfaces": ["dmz0", "lan0"]}],
+            "published": [{"job": "submission", "host": "sub", "outside_address": "203.0.113.87"},
+                          {"job": "inbound_relay", "host": "mx1", "outside_address": "203.0.113.25"},
+                          {"job": "inbound_relay", "host": "mx2", "outside_address": "203.0.113.26"}],
+            "management": {"networks": ["10.99.0.0/24"]},
+            "dns_servers": ["10.20.0.53"],
+        })
+
+
+def test_gateway_published_addresses_come_from_the_publishing_part():
+    topology = _topology.normalize(published_description())
+    assert _dns_records.gateway_published(topology) == {
+        "smtp.example.org": ["203.0.113.87"], "mx1.example.org": ["203.0.113.25"], "mx2.example.org": ["203.0.113.26"]}
+    records = _dns_records.derive(topology)["records"]
+    # MX targets and the submission name point at the gateway's outside addresses, never at the DMZ
+    assert [r["value"] for r in select(records, "A", "mx1.example.org")] == ["203.0.113.25"]
+    assert [r["value"] for r in select(records, "A", "mx2.example.org")] == ["203.0.113.26"]
+    assert [r["value"] for r in select(records, "A", "smtp.example.org")] == ["203.0.113.87"]
+    assert not any(r["value"].startswith("10.10.") for r in records)
+    # the hub is never published: it sends from its own address (no source NAT), which SPF names
+    assert select(records, "TXT", "example.org")[0]["value"] == "v=spf1 ip4:10.20.0.2 ~all"
+    # a name the published_addresses option gives wins over the gateway's; dns.addresses over both
+    desc = published_description()
+    desc["dns"] = {"addresses": {"mx2.example.org": ["198.51.100.26"]}}
+    records = derive(desc, published={"mx1.example.org": ["198.51.100.25"]})["records"]
+    assert [r["value"] for r in select(records, "A", "mx1.example.org")] == ["198.51.100.25"]
+    assert [r["value"] for r in select(records, "A", "mx2.example.org")] == ["198.51.100.26"]
+    assert [r["value"] for r in select(records, "A", "smtp.example.org")] == ["203.0.113.87"]

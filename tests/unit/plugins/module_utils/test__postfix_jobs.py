@@ -283,3 +283,23 @@ def test_submission_presents_its_certificate_to_the_hub():
     assert main["smtp_tls_cert_file"] == "/etc/ssl/m.pem" and main["smtp_tls_key_file"] == "/etc/ssl/m.key"
     plain = jobs.instance_for("submission", settings_of("submission", client_certificate=False))["main_cf"]
     assert plain["smtp_tls_security_level"] == "may" and "smtp_tls_cert_file" not in plain
+
+
+def test_hub_resolves_through_the_outbound_dns_servers_in_its_own_chroot():
+    instance = jobs.instance_for("hub", settings_of("hub", dns_servers=["198.51.100.53", "2001:db8::53"]))
+    assert instance["dns_servers"] == ["198.51.100.53", "2001:db8::53"]
+    # Only a chrooted smtp(8) client reads $queue_directory/etc/resolv.conf.
+    clients = [s for s in instance["master_cf"] if (s["service"], s["type"]) == ("smtp", "unix")]
+    assert clients == [{"service": "smtp", "type": "unix", "private": "-", "unpriv": "-", "chroot": "y", "command": "smtp"}]
+    # Without them the host's resolvers serve again: [] puts the host's copy back.
+    plain = jobs.instance_for("hub", settings_of("hub"))
+    assert plain["dns_servers"] == []
+    assert not [s for s in plain["master_cf"] if (s["service"], s["type"]) == ("smtp", "unix")]
+
+
+@pytest.mark.parametrize("job", ["submission", "inbound_relay"])
+def test_a_published_job_knows_its_outside_addresses_as_its_own(job):
+    published = jobs.instance_for(job, settings_of(job, proxy_interfaces=["198.18.10.87", "2001:db8::87"]))
+    assert published["main_cf"]["proxy_interfaces"] == "198.18.10.87, 2001:db8::87"
+    # unpublished (or no longer): the parameter goes
+    assert jobs.instance_for(job, settings_of(job))["main_cf"]["proxy_interfaces"] is None

@@ -441,3 +441,49 @@ def test_a_failed_start_names_the_listener_another_process_holds(tmp_path):
         holder.close()
     # with the port free again, nothing is blamed on it
     assert postmulti.listener_problems(Host(Recorder()), instance) == []
+
+
+def test_an_instance_resolves_through_its_own_name_servers_in_the_chroot(tmp_path):
+    root = fake_root(tmp_path)
+    instance, queue = chroot_instance(tmp_path, 'smtp unix - - y - - smtp\n')
+    host = Host(Recorder())
+    resolver = queue / 'etc/resolv.conf'
+    # check mode tells the change without writing
+    assert postmulti.sync_resolver(host, instance, ['198.51.100.53'], check_mode=True, root=str(root)) == (
+        '', postmulti.RESOLVER_MARK + '\nnameserver 198.51.100.53\n')
+    assert not resolver.exists()
+    postmulti.sync_resolver(host, instance, ['198.51.100.53', '2001:db8::53'], root=str(root))
+    assert resolver.read_text() == postmulti.RESOLVER_MARK + '\nnameserver 198.51.100.53\nnameserver 2001:db8::53\n'
+    assert oct(os.stat(str(resolver)).st_mode & 0o777) == '0o644'
+    assert postmulti.sync_resolver(host, instance, ['198.51.100.53', '2001:db8::53'], root=str(root)) is None
+    # a start's chroot preparation keeps the instance's own file, the other copies are made as before
+    changed = postmulti.prepare_chroot(host, instance, root=str(root))
+    assert str(resolver) not in changed and str(queue / 'etc/hosts') in changed
+    assert resolver.read_text().startswith(postmulti.RESOLVER_MARK)
+    # None (a handler's reload) leaves it; [] puts the host's copy back, once
+    assert postmulti.sync_resolver(host, instance, None, root=str(root)) is None
+    before, after = postmulti.sync_resolver(host, instance, [], root=str(root))
+    assert before.startswith(postmulti.RESOLVER_MARK) and after == 'nameserver 127.0.0.53\n'
+    assert resolver.read_text() == 'nameserver 127.0.0.53\n'
+    assert postmulti.sync_resolver(host, instance, [], root=str(root)) is None
+
+
+def test_own_name_servers_need_a_chrooted_service():
+    from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_instance
+    from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ValidationFailed
+
+    class Plan:
+        main_before = 'compatibility_level = 3.6\n'
+        main_after = None
+        master_before = MASTER_UNCHROOTED
+        master_after = None
+
+    def instance_of(plan):
+        return postmulti.Instance('postfix-a', '/x', MainCf(plan.main_after or plan.main_before), True)
+
+    with pytest.raises(ValidationFailed, match=r'dns_servers: no service of postfix-a runs chrooted'):
+        _postfix_instance._resolver_check('postfix-a', ['198.51.100.53'], instance_of)(Plan())
+    # without own name servers nothing is asked of master.cf; a chrooted smtp client is enough
+    _postfix_instance._resolver_check('postfix-a', [], instance_of)(Plan())
+    Plan.master_after = 'smtp unix - - y - - smtp\n'
+    _postfix_instance._resolver_check('postfix-a', ['198.51.100.53'], instance_of)(Plan())

@@ -208,3 +208,13 @@ def test_an_outbound_extra_rule_is_rendered_on_the_outside_leg():
     desc = description(rules=[{"name": "ntp", "direction": "outbound", "source": "10.20.0.123", "protocol": "udp", "port": 123}])
     chains = _publishing.gateway_rules(_topology.normalize(desc), "gw")
     assert 'oifname "out0" ip saddr 10.20.0.123 udp dport 123 accept comment "ntp"' in rules_of(chains, "forward")
+
+
+def test_published_servers_know_their_outside_addresses_as_their_own():
+    jobs = _topology.jobs_by_host(_topology.normalize(description()))
+    assert jobs["sub"]["submission"]["submission_proxy_interfaces"] == ["198.51.100.10"]
+    assert jobs["mx2"]["inbound_relay"]["inbound_relay_proxy_interfaces"] == ["198.51.100.12"]
+    assert "hub_proxy_interfaces" not in jobs["hub"]["hub"]
+    unpublished = description()
+    del unpublished["publishing"]
+    assert _topology.jobs_by_host(_topology.normalize(unpublished))["sub"]["submission"]["submission_proxy_interfaces"] == []

@@ -439,3 +439,11 @@ def test_the_hub_trusts_postfix_submission_servers_by_certificate():
     assert _topology.host_jobs(_topology.normalize(description(submission=iis)), "core")["hub"]["hub_relay_client_certificates"] == []
     assert problems_of(description(submission=iis, hub=dict(description()["hub"], submission_trust="certificate"))) == [
         "hub.submission_trust: certificate needs Postfix on the hub and the submission servers, and TLS material (tls) for both"]
+
+
+def test_a_postfix_hub_takes_at_most_three_dns_servers():
+    four = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]
+    assert any(problem.startswith("outbound.dns_servers: a Postfix hub's resolver reads at most 3")
+               for problem in problems_of(description(outbound={"method": "dns", "dns_servers": four})))
+    three = _topology.normalize(description(outbound={"method": "dns", "dns_servers": four[:3]}))
+    assert three["outbound"]["dns_servers"] == four[:3]

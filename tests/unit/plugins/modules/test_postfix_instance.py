@@ -65,3 +65,11 @@ def test_a_line_break_in_a_value_is_refused_before_anything(capsys, main_cf, opt
     assert code == 1 and option in result['msg'] and 'one line' in result['msg']
     assert 'Traceback' not in raw
     assert not os.path.exists('/etc/' + name)
+
+
+@pytest.mark.parametrize('servers, field', [(['198.51.100.53', 'ns.example'], 'dns_servers[1]:'),
+                                            (['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'], 'dns_servers:')])
+def test_bad_dns_servers_are_refused_before_anything_is_looked_at(capsys, servers, field):
+    code, result, _raw = run_module(dict(name='postfix-ut-never-created', dns_servers=servers, _ansible_check_mode=True), capsys)
+    assert code == 1 and result['msg'].startswith(field)
+    assert not os.path.exists('/etc/postfix-ut-never-created')
