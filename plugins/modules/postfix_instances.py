@@ -58,6 +58,21 @@ options:
       - "Options every instance takes unless it sets them itself, for example C({service_state: stopped})."
     type: dict
     default: {}
+  record_path:
+    description:
+      - A file (JSON) where this call records the names of the secondary instances of O(instances) - the instances
+        that something such as C(playbooks/site.yml) deployed for one inventory host.
+      - An instance named in the record but no longer in O(instances) retires - it is stopped and removed from
+        postmulti (see M(mailrelay.smtp.postfix_instance) C(state=absent)), refused while mail is queued unless
+        O(retire_queued) says otherwise; the retirement is planned (and refused) in check mode too, before
+        anything changes. Then the record is rewritten when it changed.
+      - Reading and writing the record here keeps a no-op run of a host to one module execution.
+    type: path
+  retire_queued:
+    description: What to do with mail still queued in an instance that retires - V(refuse), V(flush) or V(drop).
+    type: str
+    choices: [refuse, flush, drop]
+    default: refuse
   reload_changed:
     description:
       - Reload (or restart, when a start-up parameter changed) in this call every running instance whose
@@ -142,6 +157,15 @@ restart_needed:
   type: list
   elements: str
   sample: []
+retired:
+  description: Instances named in O(record_path) but not in O(instances), which this call retired (or would retire).
+  returned: always
+  type: list
+  elements: dict
+record_changed:
+  description: Whether O(record_path) was (or would be) rewritten.
+  returned: always
+  type: bool
 dovecot_sasl:
   description:
     - One result per item with C(dovecot_sasl), with the return values of M(mailrelay.smtp.dovecot_sasl)
@@ -156,6 +180,10 @@ missing_packages:
   elements: str
   sample: [postfix-pcre]
 """
+
+import json
+import os
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -296,6 +324,44 @@ def _put_back(host, done):
     return put_back, failed
 
 
+def _read_record(module, host, instances):
+    """(current text, new text, params of the instances that retire) of O(record_path); all empty without it."""
+    path = module.params['record_path']
+    if not path:
+        return None, None, []
+    text = host.read(path)
+    recorded = []
+    if text is not None:
+        try:
+            recorded = json.loads(text).get('instances') or []
+        except (ValueError, AttributeError):
+            module.fail_json(msg='record_path: %s is not a record this module wrote (JSON with "instances"); '
+                                 'nothing was changed' % path)
+    present = [params['name'] for params in instances if params['state'] == 'present']
+    kept = sorted(name for name in present if not postmulti.is_primary(name))
+    after = json.dumps({'instances': kept}) + '\n' if kept or text is not None else None
+    validator = ArgumentSpecValidator(instance_argument_spec())
+    retiring = []
+    for name in recorded:
+        if name in present or postmulti.is_primary(name):
+            continue
+        validation = validator.validate(dict(name=name, state='absent', queued=module.params['retire_queued']))
+        retiring.append(validation.validated_parameters)
+    return text, after, retiring
+
+
+def _write_record(module, text):
+    path = module.params['record_path']
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    handle, staged = tempfile.mkstemp(prefix='.mailrelay-', dir=directory)
+    with os.fdopen(handle, 'w') as stream:
+        stream.write(text)
+    os.chmod(staged, 0o644)
+    module.atomic_move(staged, path)
+
+
 def _missing_packages(module, packages):
     """Packages of ``packages`` that dpkg does not report as installed ("ii")."""
     if not packages:
@@ -316,6 +382,8 @@ def main():
             defaults=dict(type='dict', default={}),
             packages=dict(type='list', elements='str', default=[]),
             reload_changed=dict(type='bool', default=False),
+            record_path=dict(type='path'),
+            retire_queued=dict(type='str', choices=['refuse', 'flush', 'drop'], default='refuse'),
         ),
         supports_check_mode=True,
     )
@@ -331,7 +399,7 @@ def main():
     missing = _missing_packages(module, module.params['packages'])
     if missing:
         module.exit_json(changed=False, instances=[], dovecot_sasl=[], reload_needed=[], restart_needed=[],
-                         missing_packages=missing)
+                         retired=[], record_changed=False, missing_packages=missing)
     host = LocalHost(module.run_command)
     sasl_host = sasl.LocalHost(module.run_command, lambda src, dest: module.atomic_move(src, dest, keep_dest_attrs=False))
 
@@ -340,6 +408,8 @@ def main():
     # compared, before anything is touched.
     planned = [_converge_one(module, host, params, check_mode=True) for params in instances]
     sasl_planned = [_converge_dovecot(module, sasl_host, params, check_mode=True) for params in dovecots]
+    record_text, record_after, retiring = _read_record(module, host, instances)
+    retired = [_converge_one(module, host, params, check_mode=True) for params in retiring]
     results = planned
     sasl_results = sasl_planned
     if not module.check_mode:
@@ -364,6 +434,10 @@ def main():
             result = _converge_one(module, host, params, check_mode=False, transaction=transaction)
             transaction.postfix_done.append((params, result))
             results.append(result)
+        # After the new instances serve: an instance that retires cannot be put back.
+        retired = [_converge_one(module, host, params, check_mode=False) for params in retiring]
+        if record_after != record_text:
+            _write_record(module, record_after)
 
     diff = []
     for result in results:
@@ -380,7 +454,9 @@ def main():
                              after_header='dovecot-%s: %s' % (params['name'], item.get('after_header', '')))
                         for item in (items if isinstance(items, list) else [items]))
     output = dict(
-        changed=any(result['changed'] for result in results + sasl_results),
+        changed=any(result['changed'] for result in results + sasl_results + retired) or record_after != record_text,
+        retired=retired,
+        record_changed=record_after != record_text,
         instances=results,
         dovecot_sasl=sasl_results,
         reload_needed=[result['name'] for result in results if result.get('reload_needed')],
