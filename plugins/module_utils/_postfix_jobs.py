@@ -428,8 +428,11 @@ def hub(settings):
     inbound_relays = _map_ref(instance, "inbound_relays", "cidr")
     notices = "check_client_access " + _map_ref(instance, "inbound_relay_notices", "cidr")
     fingerprints = sorted(set(fingerprint.upper() for fingerprint in settings.get("relay_client_fingerprints") or []))
+    # Certificates on the hub's own host: the converge call reads them and trusts their fingerprints
+    # itself, so that a no-op re-run needs no separate read (issue 16).
+    certificate_files = sorted(set(settings.get("relay_client_certificate_files") or []))
     # Who may relay outward: the submission servers' certificates when known, else their addresses.
-    relay_permit = "permit_tls_clientcerts" if fingerprints else "permit_mynetworks"
+    relay_permit = "permit_tls_clientcerts" if fingerprints or certificate_files else "permit_mynetworks"
     main_cf.update(
         mydomain=settings["domains"][0],
         myorigin="$mydomain",
@@ -477,7 +480,7 @@ def hub(settings):
         },
         _local_recipients(),
     ]
-    if fingerprints:
+    if fingerprints or certificate_files:
         if not (settings.get("tls_cert_file") and settings.get("tls_key_file")):
             raise ValueError("relay_client_fingerprints: the hub needs TLS material (tls_cert_file, tls_key_file) to ask for certificates")
         main_cf.update(
@@ -518,7 +521,10 @@ def hub(settings):
     else:
         main_cf.update(relayhost="", smtp_tls_security_level="may", **NO_SMARTHOST_CREDENTIALS)
         maps.append({"name": "sasl_passwd", "state": "absent"})
-    return {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+    built = {"name": instance, "main_cf": main_cf, "master_cf": _master_cf(settings), "master_cf_mode": "listeners", "group": JOB_GROUP, "maps": maps}
+    if certificate_files:
+        built["certificate_entries"] = [{"map": "relay_clientcerts", "files": certificate_files, "value": "submission"}]
+    return built
 
 
 # Without smart-host credentials, the parameters that exist only for them go

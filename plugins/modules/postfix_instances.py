@@ -49,6 +49,10 @@ options:
         or fails its health check. A password change never goes live with a refused Postfix change.
       - The health check of every Postfix instance with C(smtpd_sasl_type = dovecot) proves that the socket of its
         C(smtpd_sasl_path) answers Dovecot's authentication handshake (a reload or restart by a handler too).
+      - "An item may also have C(certificate_entries): a list of C({map, files, value}) - the SHA-256 fingerprint of
+        the first certificate of each PEM file of C(files), read on the managed host, becomes a C(FINGERPRINT value)
+        entry of the instance's table C(map) (for example C(relay_clientcerts)). A hub thus trusts the
+        certificates of submission servers on its own host without a separate read."
       - Values of tables marked C(secret) are never shown, in any instance.
     type: list
     elements: dict
@@ -193,6 +197,7 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_eng
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_jobs import certificate_fingerprint
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_instance import instance_argument_spec, run
 
 
@@ -231,6 +236,9 @@ def _validated_instances(module):
     for index, item in enumerate(module.params['instances']):
         item = dict(item)
         dovecot = item.pop('dovecot_sasl', None)
+        certificate_entries = item.pop('certificate_entries', None)
+        if certificate_entries:
+            item['maps'] = _maps_with_certificates(module, index, item, certificate_entries)
         validation = validator.validate(dict(module.params['defaults'], **item))
         if validation.error_messages:
             module.fail_json(msg='instances[%d] (%s): %s' % (index, item.get('name', '?'), '; '.join(validation.error_messages)))
@@ -248,6 +256,37 @@ def _validated_instances(module):
                 module.fail_json(msg='instances[%d].dovecot_sasl (%s): not with state=absent' % (index, params['name']))
             dovecots.append(_validated_dovecot(module, index, params['name'], dovecot))
     return instances, dovecots
+
+
+def _maps_with_certificates(module, index, item, certificate_entries):
+    """The item's maps, where each certificate_entries table gets one ``FINGERPRINT value`` line per file."""
+    where = 'instances[%d].certificate_entries' % index
+    if not isinstance(certificate_entries, list):
+        module.fail_json(msg='%s: must be a list' % where)
+    maps = [dict(table) if isinstance(table, dict) else table for table in item.get('maps') or []]
+    for number, entry in enumerate(certificate_entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get('map'), str) or not isinstance(entry.get('files'), list):
+            module.fail_json(msg='%s[%d]: needs map (a table name) and files (a list of paths)' % (where, number))
+        value = entry.get('value') or 'OK'
+        tables = [table for table in maps if isinstance(table, dict) and table.get('name') == entry['map']]
+        if not tables:
+            module.fail_json(msg='%s[%d].map: the instance has no table %s' % (where, number, entry['map']))
+        lines = []
+        for path in entry['files']:
+            text = LocalHost.read(path)
+            if text is None:
+                module.fail_json(msg='%s[%d].files: %s does not exist on this host; nothing was changed' % (where, number, path))
+            try:
+                lines.append('%s %s\n' % (certificate_fingerprint(text), value))
+            except ValueError as exc:
+                module.fail_json(msg='%s[%d].files: %s: %s; nothing was changed' % (where, number, path, exc))
+        table = tables[0]
+        entries = table.get('entries') or ''
+        if not isinstance(entries, str):
+            module.fail_json(msg='%s[%d].map: table %s must hold its entries as text' % (where, number, entry['map']))
+        known = set(entries.splitlines())
+        table['entries'] = entries + ''.join(sorted(line for line in set(lines) if line.rstrip('\n') not in known))
+    return maps
 
 
 class _Transaction:
