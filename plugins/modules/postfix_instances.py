@@ -185,7 +185,6 @@ missing_packages:
   sample: [postfix-pcre]
 """
 
-import json
 import os
 import tempfile
 
@@ -194,6 +193,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl as sasl
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_host_plan as host_plan
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
@@ -259,34 +259,12 @@ def _validated_instances(module):
 
 
 def _maps_with_certificates(module, index, item, certificate_entries):
-    """The item's maps, where each certificate_entries table gets one ``FINGERPRINT value`` line per file."""
-    where = 'instances[%d].certificate_entries' % index
-    if not isinstance(certificate_entries, list):
-        module.fail_json(msg='%s: must be a list' % where)
-    maps = [dict(table) if isinstance(table, dict) else table for table in item.get('maps') or []]
-    for number, entry in enumerate(certificate_entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get('map'), str) or not isinstance(entry.get('files'), list):
-            module.fail_json(msg='%s[%d]: needs map (a table name) and files (a list of paths)' % (where, number))
-        value = entry.get('value') or 'OK'
-        tables = [table for table in maps if isinstance(table, dict) and table.get('name') == entry['map']]
-        if not tables:
-            module.fail_json(msg='%s[%d].map: the instance has no table %s' % (where, number, entry['map']))
-        lines = []
-        for path in entry['files']:
-            text = LocalHost.read(path)
-            if text is None:
-                module.fail_json(msg='%s[%d].files: %s does not exist on this host; nothing was changed' % (where, number, path))
-            try:
-                lines.append('%s %s\n' % (certificate_fingerprint(text), value))
-            except ValueError as exc:
-                module.fail_json(msg='%s[%d].files: %s: %s; nothing was changed' % (where, number, path, exc))
-        table = tables[0]
-        entries = table.get('entries') or ''
-        if not isinstance(entries, str):
-            module.fail_json(msg='%s[%d].map: table %s must hold its entries as text' % (where, number, entry['map']))
-        known = set(entries.splitlines())
-        table['entries'] = entries + ''.join(sorted(line for line in set(lines) if line.rstrip('\n') not in known))
-    return maps
+    """The item's maps with the fingerprint entries of its certificate files (read on this host)."""
+    try:
+        return host_plan.maps_with_certificates(item.get('maps'), certificate_entries, LocalHost.read, certificate_fingerprint,
+                                                where='instances[%d].certificate_entries' % index)
+    except host_plan.PlanError as exc:
+        module.fail_json(msg='%s; nothing was changed' % exc)
 
 
 class _Transaction:
@@ -369,23 +347,14 @@ def _read_record(module, host, instances):
     if not path:
         return None, None, []
     text = host.read(path)
-    recorded = []
-    if text is not None:
-        try:
-            recorded = json.loads(text).get('instances') or []
-        except (ValueError, AttributeError):
-            module.fail_json(msg='record_path: %s is not a record this module wrote (JSON with "instances"); '
-                                 'nothing was changed' % path)
     present = [params['name'] for params in instances if params['state'] == 'present']
-    kept = sorted(name for name in present if not postmulti.is_primary(name))
-    after = json.dumps({'instances': kept}) + '\n' if kept or text is not None else None
+    try:
+        after, names = host_plan.record_plan(text, present, postmulti.is_primary)
+    except host_plan.PlanError as exc:
+        module.fail_json(msg='%s (%s); nothing was changed' % (exc, path))
     validator = ArgumentSpecValidator(instance_argument_spec())
-    retiring = []
-    for name in recorded:
-        if name in present or postmulti.is_primary(name):
-            continue
-        validation = validator.validate(dict(name=name, state='absent', queued=module.params['retire_queued']))
-        retiring.append(validation.validated_parameters)
+    retiring = [validator.validate(dict(name=name, state='absent', queued=module.params['retire_queued'])).validated_parameters
+                for name in names]
     return text, after, retiring
 
 
