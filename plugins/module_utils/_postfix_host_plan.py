@@ -11,7 +11,11 @@ retire, table entries made from certificates on the host - in one call.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
+import re
 
 
 class PlanError(ValueError):
@@ -76,3 +80,22 @@ def maps_with_certificates(maps, certificate_entries, read, fingerprint, where='
         known = set(entries.splitlines())
         table['entries'] = entries + ''.join(sorted(line for line in lines if line.rstrip('\n') not in known))
     return maps
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificate_fingerprint(pem):
+    """SHA-256 fingerprint (``AB:CD:...``) of the first certificate of a PEM text, as Postfix's
+    ``smtpd_tls_fingerprint_digest = sha256`` computes it for a client certificate."""
+    if isinstance(pem, bytes):
+        pem = pem.decode("ascii", "replace")
+    match = _PEM_CERTIFICATE.search(pem or "")
+    if not match:
+        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the PEM certificate is not valid base64")
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))

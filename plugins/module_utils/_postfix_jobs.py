@@ -20,13 +20,11 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import ipaddress
-import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl, _topology
+# Kept importable from here (filters, tests); lives with the host plan so that modules need not import this file.
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host_plan import certificate_fingerprint  # noqa: F401 pylint: disable=unused-import
 
 # Postfix 3.6 defaults (safe relay restrictions, smtputf8...) without compatibility warnings.
 COMPATIBILITY_LEVEL = "3.6"
@@ -64,25 +62,6 @@ POSTSCREEN_DEFAULTS = {
     "dnsbl_threshold": 3,
     "allowlist": [],
 }
-
-
-_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
-
-
-def certificate_fingerprint(pem):
-    """SHA-256 fingerprint (``AB:CD:...``) of the first certificate of a PEM text, as Postfix's
-    ``smtpd_tls_fingerprint_digest = sha256`` computes it for a client certificate."""
-    if isinstance(pem, bytes):
-        pem = pem.decode("ascii", "replace")
-    match = _PEM_CERTIFICATE.search(pem or "")
-    if not match:
-        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
-    try:
-        der = base64.b64decode("".join(match.group(1).split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the PEM certificate is not valid base64")
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
 
 
 def config_dir(instance):

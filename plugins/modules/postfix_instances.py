@@ -197,7 +197,6 @@ from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_hos
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
-from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_jobs import certificate_fingerprint
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_instance import instance_argument_spec, run
 
 
@@ -261,7 +260,7 @@ def _validated_instances(module):
 def _maps_with_certificates(module, index, item, certificate_entries):
     """The item's maps with the fingerprint entries of its certificate files (read on this host)."""
     try:
-        return host_plan.maps_with_certificates(item.get('maps'), certificate_entries, LocalHost.read, certificate_fingerprint,
+        return host_plan.maps_with_certificates(item.get('maps'), certificate_entries, LocalHost.read, host_plan.certificate_fingerprint,
                                                 where='instances[%d].certificate_entries' % index)
     except host_plan.PlanError as exc:
         module.fail_json(msg='%s; nothing was changed' % exc)
