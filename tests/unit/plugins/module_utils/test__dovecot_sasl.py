@@ -188,7 +188,7 @@ class _TransactionHost(sasl.LocalHost):
     """The real file operations (in a temporary directory), a process that only records what it is told."""
 
     def __init__(self, running):
-        super().__init__(lambda argv: (0, '', ''), lambda src, dest: os.replace(src, dest))
+        super().__init__(lambda argv: (0, '', ''), os.replace)
         self.is_running = running
         self.calls = []
 

@@ -154,8 +154,8 @@ def fake_sasl(monkeypatch):
     return fake
 
 
-SUBMISSION = dict(name='postfix-submission', dovecot_sasl=dict(users=[dict(login='alice@example.org', password='Pw-unit-secret-1')],
-                                                                 hash_iterations=5000))
+SUBMISSION = dict(name='postfix-submission',
+                  dovecot_sasl=dict(users=[dict(login='alice@example.org', password='Pw-unit-secret-1')], hash_iterations=5000))
 
 
 class FailingRecorder(Recorder):
