@@ -419,6 +419,16 @@ def main():
     retired = [_converge_one(module, host, params, check_mode=True) for params in retiring]
     results = planned
     sasl_results = sasl_planned
+    if module.check_mode and module.params['reload_changed']:
+        # What the real call would do: reload (or restart) in the call, leaving nothing for a handler.
+        for params, result in zip(instances, results):
+            if result.get('reload_needed') and params['service_state'] == 'started':
+                action = 'restarted' if result.get('restart_needed') else 'reloaded'
+                result.update(service_action=action, reload_needed=False, restart_needed=False)
+                if module._diff:
+                    result.setdefault('diff', []).append({'before_header': 'service', 'after_header': 'service',
+                                                          'before': '%s: running\n' % result['name'],
+                                                          'after': '%s: running (%s)\n' % (result['name'], action)})
     if not module.check_mode:
         transaction = _Transaction(host, sasl_host)
         # Dovecot first: smtpd of a new or restarted submission instance needs

@@ -48,7 +48,7 @@ sed -i 's/^smtpd_banner = .*/smtpd_banner = $myhostname ESMTP hand-edited/' /etc
 printf 'sneaky.example OK\n' >>/etc/postfix-topo-inbound-relay/relay_domains
 before=$(config_sums)
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site --check --diff >"$log" 2>&1 || fail "check run failed"
-# The one task that converges every instance, and the handler that would reload the hub.
+# The preflight that plans every instance, and the task that converges them (and would reload the hub in the call).
 [[ $(recap_changed) == 2 ]] || fail "check run reported changed=$(recap_changed), expected 2"
 grep -q "postfix-topo-hub: /etc/postfix-topo-hub/main.cf" "$log" || fail "the diff does not name the hub's main.cf"
 grep -q "postfix-topo-inbound-relay: /etc/postfix-topo-inbound-relay/relay_domains" "$log" || fail "the diff does not name the relay's table"
@@ -57,7 +57,7 @@ grep -q '^-smtpd_banner = \$myhostname ESMTP hand-edited' "$log" || fail "the ba
 # shellcheck disable=SC2016
 grep -q '^+smtpd_banner = \$myhostname ESMTP$' "$log" || fail "the diff does not restore the banner"
 grep -q '^-sneaky.example OK' "$log" || fail "the map edit is not in the diff"
-# Nothing but the edited lines differs (besides the reload the handler announces).
+# Nothing but the edited lines differs (besides the reload the converge call announces).
 [[ $(grep -E '^[-+][^-+]' "$log" | grep -vc ': running') == 3 ]] || fail "the diff shows more than the hand edits"
 [[ $(config_sums) == "$before" ]] || fail "--check changed files"
 

@@ -260,3 +260,19 @@ def test_unchanged_record_is_a_no_op(capsys, recorder, tmp_path):
     record.write_text('{"instances": ["postfix-hub"]}\n')
     code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], record_path=str(record)), capsys)
     assert code == 0 and result['changed'] is False and result['retired'] == []
+
+
+def test_check_mode_with_reload_changed_tells_the_reload_the_call_would_do(capsys, monkeypatch, recorder):
+    fake = recorder(changed={'postfix-hub'})
+
+    def planned(params, host, check_mode=False, diff=False):
+        result = fake(params, host, check_mode, diff)
+        result['reload_needed'] = result['changed']   # a running instance whose files would change
+        return result
+
+    monkeypatch.setattr(postfix_instances, 'run', planned)
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], reload_changed=True,
+                                          _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert code == 0 and result['reload_needed'] == []
+    assert result['instances'][0]['service_action'] == 'reloaded'
+    assert result['diff'][-1]['after'] == 'postfix-hub: running (reloaded)\n'
