@@ -418,7 +418,8 @@ def main():
     existing = {key["key_selector"] for key in keys if os.path.exists(key["path"])}
     result = dict(changed=False, generated=[], removed=[], missing=[], milter=milter, action="none", public_keys=[], missing_packages=[])
     if params["report_missing"] and params["state"] == "present" and not os.path.exists("/usr/sbin/opendkim"):
-        module.exit_json(**dict(result, missing_packages=["opendkim"]))
+        result["missing_packages"] = ["opendkim"]
+        module.exit_json(**result)
 
     def public_keys(selectors):
         return [
