@@ -41,6 +41,9 @@ ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "con
 echo "== second run changes nothing"
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "second run failed"
 [[ $(recap_changed) == 0 ]] || fail "second run reported changed=$(recap_changed)"
+# A no-op is the preflight alone: the converge call does not run.
+grep -A2 'TASK \[Converge the Postfix instances of every job of this host in one call\]' "$log" | grep -q 'skipping: \[topo\]' \
+  || fail "the converge call ran on a no-op"
 
 echo "== a hand edit shows up as exactly that drift in --check --diff"
 # shellcheck disable=SC2016  # $myhostname is Postfix's, not the shell's
@@ -125,5 +128,24 @@ echo "== edge hygiene: local destinations, recipients, subdomains, notices, 465,
   --client-cert /etc/mailrelay-topo-it/tls/lab.pem --client-key /etc/mailrelay-topo-it/tls/private/lab.key \
   >"$log" 2>&1 || fail "edge checks failed"
 cat "$log"
+
+echo "== a job removed from the description retires its instance in the one converge call"
+record=/var/lib/mailrelay/site-topo.json
+grep -q postfix-topo-inbound-relay "$record" || fail "the record does not list the inbound relay: $(cat "$record")"
+retired_vars=$(mktemp --suffix=.json)
+"${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" - "$here/vars/lab.yml" "$retired_vars" <<'PY'
+import json, sys, yaml
+variables = yaml.safe_load(open(sys.argv[1]))
+del variables['mailrelay_topology']['inbound_relay']
+json.dump(variables, open(sys.argv[2], 'w'))
+PY
+ansible-playbook "${inventory[@]}" -e "@$retired_vars" mailrelay.smtp.site >"$log" 2>&1 || fail "the run without the inbound relay failed"
+postmulti -l | grep -q postfix-topo-inbound-relay && fail "the inbound relay's instance is still there"
+grep -q postfix-topo-inbound-relay "$record" && fail "the record still lists the inbound relay"
+ansible-playbook "${inventory[@]}" -e "@$retired_vars" mailrelay.smtp.site >"$log" 2>&1 || fail "the re-run without the inbound relay failed"
+[[ $(recap_changed) == 0 ]] || fail "the re-run after the retirement reported changed=$(recap_changed)"
+rm -f "$retired_vars"
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "the run that brings the inbound relay back failed"
+postmulti -l | grep -q postfix-topo-inbound-relay || fail "the inbound relay did not come back"
 
 echo "topology integration: all scenarios behaved as expected"
