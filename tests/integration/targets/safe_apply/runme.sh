@@ -221,7 +221,7 @@ sasl_refused "the Dovecot authentication service at /run/mailrelay-sa-nowhere/au
   -e sa_password=Sa-second-2 -e sa_sasl_path=/run/mailrelay-sa-nowhere/auth
 grep -q 'dovecot-postfix-sa-s (put back /etc/dovecot/mailrelay/postfix-sa-s.users' "$out" || { cat "$out"; exit 1; }
 # A socket file that nobody answers on (a Dovecot that died and left its socket).
-"$postfix_it_python" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$dir/stale-auth"
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$dir/stale-auth"
 sasl_refused "$dir/stale-auth does not answer: Connection refused" -e sa_password=Sa-second-2 -e sa_sasl_path="$dir/stale-auth"
 # The password change alone goes live.
 sasl -e sa_password=Sa-second-2 | tee "$out"
