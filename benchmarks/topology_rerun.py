@@ -3,11 +3,11 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Issue 4's performance goals for the whole local topology (three instances).
+"""Issues 4 and 16: performance goals for the whole local topology (three instances, one host).
 
 1. The idempotent re-run of playbooks/site.yml with 10 own domains takes no
-   more than 2x the wall time of a playbook that runs one no-op task per
-   instance against the same host.
+   more than 1.3x the wall time of a playbook that runs ONE no-op task
+   against the same host (the physical limit: one module round trip per host).
 2. Going from 10 to 1,000 own domains adds no more than 20% to that re-run.
 
 Deploys postfix-bench-* on 127.0.6.0/24, measures medians of --runs rounds
@@ -30,7 +30,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benchmarks", "topology")
-RATIO_GOAL = 2.0
+RATIO_GOAL = 1.3
 GROWTH_GOAL = 1.2
 
 
@@ -107,7 +107,7 @@ def main():
     growth = median["rerun_1000"] / median["rerun_10"]
     for name, value in median.items():
         print("%-16s median %.2f s  (runs: %s)" % (name, value, ", ".join("%.2f" % v for v in times[name])))
-    print("re-run / one no-op task per instance: %.2f (goal <= %.1f)" % (ratio, RATIO_GOAL))
+    print("re-run / one no-op task per host:     %.2f (goal <= %.1f)" % (ratio, RATIO_GOAL))
     print("1,000 domains / 10 domains:           %.2f (goal <= %.2f)" % (growth, GROWTH_GOAL))
     if ratio > RATIO_GOAL or growth > GROWTH_GOAL:
         print("FAIL: a performance goal is missed")

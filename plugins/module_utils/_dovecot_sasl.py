@@ -375,6 +375,37 @@ class LocalHost:
         os.chown(path, 0, gid)
 
     @staticmethod
+    def file_state(path):
+        """``(bytes, mode, uid, gid)`` of ``path``, or None when it does not exist: what a rollback writes back."""
+        try:
+            with open(path, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                return handle.read(), info.st_mode & 0o7777, info.st_uid, info.st_gid
+        except FileNotFoundError:
+            return None
+
+    def put_back(self, path, state):
+        """Make ``path`` what ``file_state`` saw: the same bytes, mode and owner, or no file."""
+        if state is None:
+            self.remove(path)
+            return
+        data, mode, uid, gid = state
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        fd, staged = tempfile.mkstemp(prefix=".mailrelay-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                os.fchmod(handle.fileno(), mode)
+                os.fchown(handle.fileno(), uid, gid)
+            self._atomic_move(staged, path)
+        finally:
+            if os.path.exists(staged):
+                os.unlink(staged)
+        os.chmod(path, mode)
+        os.chown(path, uid, gid)
+
+    @staticmethod
     def remove(path):
         try:
             os.unlink(path)
@@ -646,3 +677,55 @@ def converge(host, params, check_mode=False):
     elif action == "stopped":
         process.stop()
     return result
+
+
+# -- one transaction with Postfix ---------------------------------------------------
+
+def snapshot(host, params):
+    """What ``restore`` needs to put instance ``params['name']`` back exactly: its files and whether it ran.
+
+    Taken before ``converge`` changes anything, so that a Postfix change that
+    fails later in the same transaction leaves the passwd-file byte for byte
+    as it was (issue 11: one transaction per host).
+    """
+    name = params["name"]
+    where = paths(name, params["config_dir"])
+    process = _Process(host, name, where)
+    files = [where["config"], where["users"]]
+    if process.systemd:
+        files.append(process.unit_path())
+    return {
+        "name": name,
+        "config_dir": params["config_dir"],
+        "socket": params.get("socket_path") or socket_path(name),
+        "files": [(path, host.file_state(path)) for path in files],
+        "running": process.running(),
+    }
+
+
+def restore(host, saved):
+    """Put back the files and the process state of ``snapshot``; return what was done (a list of phrases)."""
+    where = paths(saved["name"], saved["config_dir"])
+    process = _Process(host, saved["name"], where)
+    done = []
+    changed = [path for path, state in saved["files"] if host.file_state(path) != state]
+    for path, state in saved["files"]:
+        if path in changed:
+            host.put_back(path, state)
+    if changed:
+        done.append("put back %s" % ", ".join(changed))
+    if process.systemd and process.unit_path() in changed:
+        process._run(["systemctl", "daemon-reload"])
+    running = process.running()
+    if saved["running"] and running:
+        # Dovecot re-reads a changed passwd-file by itself; the reload also
+        # drops its cache and applies a configuration that was put back.
+        process.reload()
+        done.append("reloaded dovecot-%s" % saved["name"])
+    elif saved["running"]:
+        process.start(saved["socket"])
+        done.append("started dovecot-%s again" % saved["name"])
+    elif running:
+        process.stop()
+        done.append("stopped dovecot-%s again" % saved["name"])
+    return done

@@ -294,6 +294,83 @@ def serving_problems(host, instance, own_master_pid):
         problem = listener_problem(host, listener, own_master_pid)
         if problem:
             problems.append(problem)
+    if 'smtpd_sasl' in main_text or 'smtpd_sasl' in master_text:
+        problems.extend(sasl_problems(host, instance.config_dir))
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# SASL: Dovecot's authentication service answers where smtpd asks it
+# ---------------------------------------------------------------------------
+
+SASL_PARAMETERS = ('smtpd_sasl_auth_enable', 'smtpd_sasl_type', 'smtpd_sasl_path', 'queue_directory')
+
+
+def dovecot_sasl_sockets(base, overrides):
+    """``[(where, socket_path)]`` of the Dovecot sockets smtpd authenticates through.
+
+    ``base``: main.cf values of SASL_PARAMETERS (``postconf -x``); ``overrides``:
+    ``{(service, type): {name: value}}`` of master.cf ``-o`` options. A relative
+    ``smtpd_sasl_path`` is relative to the queue directory (smtpd's working
+    directory). Cyrus SASL (``smtpd_sasl_type = cyrus``) runs inside smtpd: no socket.
+    """
+    found = []
+    settings = [('main_cf', base)] + [
+        ('master_cf %s/%s' % key, dict(base, **values)) for key, values in sorted(overrides.items())
+        if any(name.startswith('smtpd_sasl_') for name in values)]
+    for where, params in settings:
+        if (params.get('smtpd_sasl_auth_enable') or '').lower() != 'yes':
+            continue
+        if (params.get('smtpd_sasl_type') or 'cyrus').lower() != 'dovecot':
+            continue
+        path = params.get('smtpd_sasl_path') or ''
+        if path.startswith('inet:'):
+            continue   # a TCP auth service elsewhere: not this host's to prove
+        if not path.startswith('/'):
+            path = (params.get('queue_directory') or '').rstrip('/') + '/' + path
+        if path not in [known for _where, known in found]:
+            found.append((where, path))
+    return found
+
+
+def auth_handshake_problem(reply):
+    """None when ``reply`` is the server handshake of Dovecot's auth protocol 1 offering a mechanism; else why not.
+
+    The server side sends ``VERSION 1 x``, one ``MECH`` line per mechanism,
+    ``SPID``, ``CUID`` (and ``COOKIE``), then ``DONE`` (tab-separated lines).
+    """
+    lines = [line.split('\t') for line in (reply or '').split('\n') if line]
+    if not lines:
+        return 'it sent nothing'
+    if lines[0][:2] != ['VERSION', '1']:
+        return 'it does not speak the Dovecot auth protocol 1 (it sent %r)' % '\t'.join(lines[0])[:80]
+    if ['DONE'] not in lines:
+        return 'its handshake did not end with DONE'
+    if not any(fields[0] == 'MECH' for fields in lines):
+        return 'it offers no authentication mechanism'
+    return None
+
+
+def sasl_problems(host, config_dir):
+    """Why the Dovecot SASL service of the instance at ``config_dir`` does not answer (empty when it does)."""
+    postconf = host.command('postconf')
+    rc, out, _err = host.run([postconf, '-c', config_dir, '-x'] + list(SASL_PARAMETERS))
+    base = parse_postconf(out) if rc == 0 else {}
+    rc, out, _err = host.run([postconf, '-c', config_dir, '-P', '-x'])
+    overrides = parse_postconf_services(out) if rc == 0 else {}
+    problems = []
+    for where, path in dovecot_sasl_sockets(base, overrides):
+        interval, attempts = HEALTH_WAIT
+        problem = None
+        for _attempt in range(attempts):
+            reply, error = host.dovecot_auth_handshake(path)
+            problem = error or auth_handshake_problem(reply)
+            if not problem:
+                break
+            host.sleep(interval)
+        if problem:
+            problems.append('%s smtpd_sasl_path: the Dovecot authentication service at %s does not answer: %s '
+                            '(no user could authenticate)' % (where, path, problem))
     return problems
 
 

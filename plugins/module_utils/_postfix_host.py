@@ -643,6 +643,35 @@ class LocalHost:
             return None
 
     @staticmethod
+    def dovecot_auth_handshake(path, timeout=3.0):
+        """``(reply, error)``: the server handshake read from Dovecot's auth socket ``path``, or why there is none.
+
+        Says hello as a client of the auth protocol (``VERSION``/``CPID``) and
+        reads until ``DONE``; nobody authenticates. Never raises.
+        """
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        except (IOError, OSError) as exc:
+            return '', exc.strerror or str(exc)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(('VERSION\t1\t2\nCPID\t%d\n' % os.getpid()).encode('ascii'))
+            data = b''
+            while b'\nDONE\n' not in b'\n' + data and len(data) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.decode('utf-8', 'replace'), None
+        except socket.timeout:
+            return '', 'no answer within %d seconds' % timeout
+        except (IOError, OSError) as exc:
+            return '', exc.strerror or str(exc)
+        finally:
+            sock.close()
+
+    @staticmethod
     def smtp_session(address, port, starttls=False, timeout=3.0, implicit_tls=False):
         """Greeting, EHLO and (optionally) STARTTLS against ``address:port``.
 

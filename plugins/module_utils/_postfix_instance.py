@@ -323,12 +323,19 @@ def roll_back(host, name, config_dir, action, was_running, created, cause):
             if action == 'reloaded' and pid:
                 postmulti.reload(host, previous)
                 done.append('reloaded the previous configuration')
+                problems = _serving_problems(host, previous)
+                if problems:
+                    # master(8) keeps throttling a service whose processes died at start-up
+                    # (e.g. smtpd without its SASL socket) across a reload: start afresh.
+                    done.append('it did not serve (%s), so it was restarted' % '; '.join(problems))
+                    postmulti.stop(host, previous)
+                    postmulti.start(host, previous)
             else:
                 if pid:
                     postmulti.stop(host, previous)
                 postmulti.start(host, previous)
                 done.append('started the previous configuration')
-            problems = _serving_problems(host, previous)
+            problems = _serving_problems(host, postmulti.find_instance(host, name, config_dir))
             if problems:
                 raise health.ServiceFailed('; '.join(problems))
             done.append('it serves again')

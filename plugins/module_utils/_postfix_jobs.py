@@ -20,13 +20,11 @@ FOR INTERNAL COLLECTION USE ONLY: this interface may change in any release.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import ipaddress
-import re
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl, _topology
+# Kept importable from here (filters, tests); lives with the host plan so that modules need not import this file.
+from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host_plan import certificate_fingerprint  # noqa: F401 pylint: disable=unused-import
 
 # Postfix 3.6 defaults (safe relay restrictions, smtputf8...) without compatibility warnings.
 COMPATIBILITY_LEVEL = "3.6"
@@ -64,25 +62,6 @@ POSTSCREEN_DEFAULTS = {
     "dnsbl_threshold": 3,
     "allowlist": [],
 }
-
-
-_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
-
-
-def certificate_fingerprint(pem):
-    """SHA-256 fingerprint (``AB:CD:...``) of the first certificate of a PEM text, as Postfix's
-    ``smtpd_tls_fingerprint_digest = sha256`` computes it for a client certificate."""
-    if isinstance(pem, bytes):
-        pem = pem.decode("ascii", "replace")
-    match = _PEM_CERTIFICATE.search(pem or "")
-    if not match:
-        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
-    try:
-        der = base64.b64decode("".join(match.group(1).split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the PEM certificate is not valid base64")
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
 
 
 def config_dir(instance):
@@ -438,8 +417,11 @@ def hub(settings):
     inbound_relays = _map_ref(instance, "inbound_relays", "cidr")
     notices = "check_client_access " + _map_ref(instance, "inbound_relay_notices", "cidr")
     fingerprints = sorted(set(fingerprint.upper() for fingerprint in settings.get("relay_client_fingerprints") or []))
+    # Certificates on the hub's own host: the converge call reads them and trusts their fingerprints
+    # itself, so that a no-op re-run needs no separate read (issue 16).
+    certificate_files = sorted(set(settings.get("relay_client_certificate_files") or []))
     # Who may relay outward: the submission servers' certificates when known, else their addresses.
-    relay_permit = "permit_tls_clientcerts" if fingerprints else "permit_mynetworks"
+    relay_permit = "permit_tls_clientcerts" if fingerprints or certificate_files else "permit_mynetworks"
     main_cf.update(
         mydomain=settings["domains"][0],
         myorigin="$mydomain",
@@ -487,7 +469,7 @@ def hub(settings):
         },
         _local_recipients(),
     ]
-    if fingerprints:
+    if fingerprints or certificate_files:
         if not (settings.get("tls_cert_file") and settings.get("tls_key_file")):
             raise ValueError("relay_client_fingerprints: the hub needs TLS material (tls_cert_file, tls_key_file) to ask for certificates")
         main_cf.update(
@@ -534,8 +516,11 @@ def hub(settings):
     dns_servers = list(settings.get("dns_servers") or [])
     if dns_servers:
         master_cf.append(dict(CHROOTED_SMTP_CLIENT))
-    return {"name": instance, "main_cf": main_cf, "master_cf": master_cf, "master_cf_mode": "listeners", "group": JOB_GROUP,
-            "maps": maps, "dns_servers": dns_servers}
+    built = {"name": instance, "main_cf": main_cf, "master_cf": master_cf, "master_cf_mode": "listeners", "group": JOB_GROUP,
+             "maps": maps, "dns_servers": dns_servers}
+    if certificate_files:
+        built["certificate_entries"] = [{"map": "relay_clientcerts", "files": certificate_files, "value": "submission"}]
+    return built
 
 
 # The hub's delivery client, chrooted so that it resolves through the instance's own resolv.conf.

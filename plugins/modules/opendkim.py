@@ -89,6 +89,13 @@ options:
     description: Directory under which the signer keeps C(NAME/).
     type: path
     default: /etc/mailrelay/opendkim
+  report_missing:
+    description:
+      - With V(true) and O(state=present), when OpenDKIM (C(/usr/sbin/opendkim)) is not installed the module changes
+        nothing and returns RV(missing_packages), so that the caller installs it and calls again; a re-run on a host
+        that has it then needs no separate package check (the C(mailrelay.smtp.hub) role does this).
+    type: bool
+    default: false
   state:
     description:
       - V(present) converges; V(read) only returns the public keys of the existing key files.
@@ -120,6 +127,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+missing_packages:
+  description: With O(report_missing), V([opendkim]) when it is not installed (then nothing else was done), else V([]).
+  returned: always
+  type: list
+  elements: str
 public_keys:
   description: The public key of every key file that exists, as the C(p=) value of its DKIM record.
   returned: always
@@ -377,6 +389,7 @@ def main():
             prune=dict(type="bool", default=True),
             config_dir=dict(type="path", default="/etc/mailrelay/opendkim"),
             state=dict(type="str", choices=["present", "read", "absent"], default="present"),
+            report_missing=dict(type="bool", default=False),
         ),
         required_if=[("state", "present", ("keys",)), ("state", "read", ("keys",))],
         supports_check_mode=True,
@@ -403,7 +416,10 @@ def main():
         module.fail_json(msg="address: %r is not an IP address" % params["address"])
 
     existing = {key["key_selector"] for key in keys if os.path.exists(key["path"])}
-    result = dict(changed=False, generated=[], removed=[], missing=[], milter=milter, action="none", public_keys=[])
+    result = dict(changed=False, generated=[], removed=[], missing=[], milter=milter, action="none", public_keys=[], missing_packages=[])
+    if params["report_missing"] and params["state"] == "present" and not os.path.exists("/usr/sbin/opendkim"):
+        result["missing_packages"] = ["opendkim"]
+        module.exit_json(**result)
 
     def public_keys(selectors):
         return [

@@ -39,6 +39,20 @@ options:
         C(state), C(queued), C(config_dir), C(group), C(enabled), C(service_state), C(main_cf), C(main_cf_mode),
         C(master_cf), C(master_cf_mode), C(maps), C(validate), C(allow_unused_parameters) and C(dns_servers) - with the same
         meaning and defaults.
+      - "An item may also have C(dovecot_sasl): the authentication-only Dovecot instance (named after the Postfix
+        instance) whose socket the instance's C(smtpd_sasl_path) names, with the options of
+        M(mailrelay.smtp.dovecot_sasl) C(users) (list of C(login)/C(password)), C(hash_iterations), C(socket_path),
+        C(socket_user), C(socket_group) and C(config_dir), same meaning and defaults."
+      - The Dovecot instances are part of the same transaction as the Postfix instances - checked first (users,
+        hashes, the configuration with C(doveconf -n)), applied before any Postfix instance starts (smtpd needs
+        the socket), and put back byte for byte (Dovecot reloaded) when any Postfix instance of the call is refused
+        or fails its health check. A password change never goes live with a refused Postfix change.
+      - The health check of every Postfix instance with C(smtpd_sasl_type = dovecot) proves that the socket of its
+        C(smtpd_sasl_path) answers Dovecot's authentication handshake (a reload or restart by a handler too).
+      - "An item may also have C(certificate_entries): a list of C({map, files, value}) - the SHA-256 fingerprint of
+        the first certificate of each PEM file of C(files), read on the managed host, becomes a C(FINGERPRINT value)
+        entry of the instance's table C(map) (for example C(relay_clientcerts)). A hub thus trusts the
+        certificates of submission servers on its own host without a separate read."
       - Values of tables marked C(secret) are never shown, in any instance.
     type: list
     elements: dict
@@ -48,6 +62,30 @@ options:
       - "Options every instance takes unless it sets them itself, for example C({service_state: stopped})."
     type: dict
     default: {}
+  record_path:
+    description:
+      - A file (JSON) where this call records the names of the secondary instances of O(instances) - the instances
+        that something such as C(playbooks/site.yml) deployed for one inventory host.
+      - An instance named in the record but no longer in O(instances) retires - it is stopped and removed from
+        postmulti (see M(mailrelay.smtp.postfix_instance) C(state=absent)), refused while mail is queued unless
+        O(retire_queued) says otherwise; the retirement is planned (and refused) in check mode too, before
+        anything changes. Then the record is rewritten when it changed.
+      - Reading and writing the record here keeps a no-op run of a host to one module execution.
+    type: path
+  retire_queued:
+    description: What to do with mail still queued in an instance that retires - V(refuse), V(flush) or V(drop).
+    type: str
+    choices: [refuse, flush, drop]
+    default: refuse
+  reload_changed:
+    description:
+      - Reload (or restart, when a start-up parameter changed) in this call every running instance whose
+        configuration this call changes, and prove it serves; otherwise its name is only returned in
+        RV(reload_needed) for a handler.
+      - With it, a change that does not serve after the reload is put back together with everything else this
+        call changed (other instances, Dovecot users); the C(mailrelay.smtp.postfix) role sets it.
+    type: bool
+    default: false
   packages:
     description:
       - Debian packages the instances need (checked with C(dpkg-query); Debian and Ubuntu only).
@@ -81,6 +119,21 @@ EXAMPLES = r"""
           relay_transport: relay:[192.0.2.13]:25
   register: postfix
 
+- name: A submission instance and its Dovecot users, applied (or put back) together
+  mailrelay.smtp.postfix_instances:
+    instances:
+      - name: postfix-submission
+        main_cf:
+          inet_interfaces: 192.0.2.11
+          myhostname: smtp.example.org
+          smtpd_sasl_auth_enable: true
+          smtpd_sasl_type: dovecot
+          smtpd_sasl_path: /run/dovecot-postfix-submission/auth-postfix
+        dovecot_sasl:
+          users:
+            - login: alice@example.org
+              password: "{{ vault_alice_password }}"
+
 - name: Reload what needs it
   mailrelay.smtp.postfix_instance:
     name: "{{ item }}"
@@ -108,6 +161,22 @@ restart_needed:
   type: list
   elements: str
   sample: []
+retired:
+  description: Instances named in O(record_path) but not in O(instances), which this call retired (or would retire).
+  returned: always
+  type: list
+  elements: dict
+record_changed:
+  description: Whether O(record_path) was (or would be) rewritten.
+  returned: always
+  type: bool
+dovecot_sasl:
+  description:
+    - One result per item with C(dovecot_sasl), with the return values of M(mailrelay.smtp.dovecot_sasl)
+      (C(name), C(changed), C(users_added), C(users_changed), C(users_rehashed), C(users_removed), C(action)...).
+  returned: always
+  type: list
+  elements: dict
 missing_packages:
   description: Packages of O(packages) that are not installed; when not empty, nothing else was done.
   returned: always
@@ -116,21 +185,59 @@ missing_packages:
   sample: [postfix-pcre]
 """
 
+import os
+import tempfile
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl as sasl
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_host_plan as host_plan
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postmulti as postmulti
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_args import POSTFIX_ERRORS, failure, secret_map_values
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host import LocalHost
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_instance import instance_argument_spec, run
 
 
+DOVECOT_SASL_SPEC = dict(
+    users=dict(type='list', elements='dict', default=[], options=dict(
+        login=dict(type='str', required=True),
+        password=dict(type='str', required=True, no_log=True),
+    )),
+    hash_iterations=dict(type='int', default=sasl.DEFAULT_ROUNDS),
+    socket_path=dict(type='path'),
+    socket_user=dict(type='str', default='postfix'),
+    socket_group=dict(type='str', default='postfix'),
+    config_dir=dict(type='path', default='/etc/dovecot/mailrelay'),
+)
+
+
+def _validated_dovecot(module, index, name, options):
+    """The dovecot_sasl options of instances[index] as M(dovecot_sasl) takes them, or fail naming the field."""
+    if not isinstance(options, dict):
+        module.fail_json(msg='instances[%d].dovecot_sasl (%s): must be a dictionary, not %s' % (index, name, type(options).__name__))
+    validation = ArgumentSpecValidator(DOVECOT_SASL_SPEC).validate(options)
+    if validation.error_messages:
+        module.fail_json(msg='instances[%d].dovecot_sasl (%s): %s' % (index, name, '; '.join(validation.error_messages)))
+    params = dict(validation.validated_parameters, name=name, state='present', service_state='started')
+    problems = sasl.validate(params)
+    if problems:
+        module.fail_json(msg='; '.join('instances[%d].dovecot_sasl.%s' % (index, problem) for problem in problems))
+    return params
+
+
 def _validated_instances(module):
     validator = ArgumentSpecValidator(instance_argument_spec())
     instances = []
+    dovecots = []
     names = set()
     for index, item in enumerate(module.params['instances']):
+        item = dict(item)
+        dovecot = item.pop('dovecot_sasl', None)
+        certificate_entries = item.pop('certificate_entries', None)
+        if certificate_entries:
+            item['maps'] = _maps_with_certificates(module, index, item, certificate_entries)
         validation = validator.validate(dict(module.params['defaults'], **item))
         if validation.error_messages:
             module.fail_json(msg='instances[%d] (%s): %s' % (index, item.get('name', '?'), '; '.join(validation.error_messages)))
@@ -149,20 +256,71 @@ def _validated_instances(module):
             module.fail_json(msg='instances[%d]: %s is listed twice' % (index, params['name']))
         names.add(params['name'])
         instances.append(params)
-    return instances
+        if dovecot is not None:
+            if params['state'] == 'absent':
+                module.fail_json(msg='instances[%d].dovecot_sasl (%s): not with state=absent' % (index, params['name']))
+            dovecots.append(_validated_dovecot(module, index, params['name'], dovecot))
+    return instances, dovecots
 
 
-def _converge_one(module, host, params, check_mode, done=()):
+def _maps_with_certificates(module, index, item, certificate_entries):
+    """The item's maps with the fingerprint entries of its certificate files (read on this host)."""
+    try:
+        return host_plan.maps_with_certificates(item.get('maps'), certificate_entries, LocalHost.read, host_plan.certificate_fingerprint,
+                                                where='instances[%d].certificate_entries' % index)
+    except host_plan.PlanError as exc:
+        module.fail_json(msg='%s; nothing was changed' % exc)
+
+
+class _Transaction:
+    """What this call changed on the host, so that a failure puts all of it back (one transaction per host)."""
+
+    def __init__(self, postfix_host, sasl_host):
+        self.postfix_host = postfix_host
+        self.sasl_host = sasl_host
+        self.postfix_done = []    # (params, result) of converged Postfix instances
+        self.dovecot_saved = []   # snapshots of Dovecot instances taken before their change
+
+    def put_back(self):
+        """Undo everything, newest first; return (what was put back, what failed)."""
+        put_back, failed = _put_back(self.postfix_host, self.postfix_done)
+        for saved in reversed(self.dovecot_saved):
+            try:
+                done = sasl.restore(self.sasl_host, saved)
+                put_back.append('dovecot-%s%s' % (saved['name'], ' (%s)' % '; '.join(done) if done else ''))
+            except Exception as exc:  # pylint: disable=broad-except
+                failed.append('dovecot-%s: %s' % (saved['name'], exc))
+        return put_back, failed
+
+    def fail(self, module, name, exc, plain=False):
+        """Put back what this task changed, then fail with ``exc`` and what was put back."""
+        unchanged = 'no instance was changed'
+        rolled_back = False
+        if self.postfix_done or self.dovecot_saved:
+            put_back, failed = self.put_back()
+            rolled_back = True
+            unchanged = 'what this task had changed before was put back (%s)' % ', '.join(put_back)
+            if failed:
+                unchanged = 'ROLLBACK FAILED for %s; %s' % ('; '.join(failed), unchanged)
+        fields = dict(msg='%s: %s; %s' % (name, exc, unchanged)) if plain else failure(exc, name, unchanged=unchanged)
+        if rolled_back and unchanged not in fields['msg']:
+            # failure() words some errors without the caller's summary; the rest of the transaction must show.
+            fields['msg'] = '%s Also: %s.' % (fields['msg'], unchanged)
+        module.fail_json(name=name, **fields)
+
+
+def _converge_one(module, host, params, check_mode, transaction=None):
     try:
         return run(params, host, check_mode, module._diff)
     except POSTFIX_ERRORS as exc:
-        unchanged = 'no instance was changed'
-        if done:
-            put_back, failed = _put_back(host, done)
-            unchanged = 'the instances this task had changed before it were put back (%s)' % ', '.join(put_back)
-            if failed:
-                unchanged = 'ROLLBACK FAILED for %s; %s' % ('; '.join(failed), unchanged)
-        module.fail_json(name=params['name'], **failure(exc, params['name'], unchanged=unchanged))
+        (transaction or _Transaction(host, None)).fail(module, params['name'], exc)
+
+
+def _converge_dovecot(module, host, params, check_mode, transaction=None):
+    try:
+        return sasl.converge(host, params, check_mode=check_mode)
+    except (sasl.SaslError, OSError) as exc:
+        (transaction or _Transaction(None, host)).fail(module, 'dovecot-%s' % params['name'], exc, plain=True)
 
 
 def _put_back(host, done):
@@ -188,6 +346,35 @@ def _put_back(host, done):
     return put_back, failed
 
 
+def _read_record(module, host, instances):
+    """(current text, new text, params of the instances that retire) of O(record_path); all empty without it."""
+    path = module.params['record_path']
+    if not path:
+        return None, None, []
+    text = host.read(path)
+    present = [params['name'] for params in instances if params['state'] == 'present']
+    try:
+        after, names = host_plan.record_plan(text, present, postmulti.is_primary)
+    except host_plan.PlanError as exc:
+        module.fail_json(msg='%s (%s); nothing was changed' % (exc, path))
+    validator = ArgumentSpecValidator(instance_argument_spec())
+    retiring = [validator.validate(dict(name=name, state='absent', queued=module.params['retire_queued'])).validated_parameters
+                for name in names]
+    return text, after, retiring
+
+
+def _write_record(module, text):
+    path = module.params['record_path']
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    handle, staged = tempfile.mkstemp(prefix='.mailrelay-', dir=directory)
+    with os.fdopen(handle, 'w') as stream:
+        stream.write(text)
+    os.chmod(staged, 0o644)
+    module.atomic_move(staged, path)
+
+
 def _missing_packages(module, packages):
     """Packages of ``packages`` that dpkg does not report as installed ("ii")."""
     if not packages:
@@ -207,6 +394,9 @@ def main():
             instances=dict(type='list', elements='dict', required=True),
             defaults=dict(type='dict', default={}),
             packages=dict(type='list', elements='str', default=[]),
+            reload_changed=dict(type='bool', default=False),
+            record_path=dict(type='path'),
+            retire_queued=dict(type='str', choices=['refuse', 'flush', 'drop'], default='refuse'),
         ),
         supports_check_mode=True,
     )
@@ -214,26 +404,63 @@ def main():
     for item in module.params['instances']:
         for value in secret_map_values(item.get('maps')):
             module.no_log_values.add(value)
-    instances = _validated_instances(module)
+        dovecot = item.get('dovecot_sasl')
+        for user in (dovecot.get('users') or []) if isinstance(dovecot, dict) else []:
+            if isinstance(user, dict) and isinstance(user.get('password'), str) and user['password']:
+                module.no_log_values.add(user['password'])
+    instances, dovecots = _validated_instances(module)
     missing = _missing_packages(module, module.params['packages'])
     if missing:
-        module.exit_json(changed=False, instances=[], reload_needed=[], restart_needed=[], missing_packages=missing)
+        module.exit_json(changed=False, instances=[], dovecot_sasl=[], reload_needed=[], restart_needed=[],
+                         retired=[], record_changed=False, missing_packages=missing)
     host = LocalHost(module.run_command)
+    sasl_host = sasl.LocalHost(module.run_command, lambda src, dest: module.atomic_move(src, dest, keep_dest_attrs=False))
 
     # Pass 1 changes nothing: every instance is planned (and a changed
-    # configuration validated) before any instance is touched.
+    # configuration validated), and every Dovecot instance's users hashed and
+    # compared, before anything is touched.
     planned = [_converge_one(module, host, params, check_mode=True) for params in instances]
+    sasl_planned = [_converge_dovecot(module, sasl_host, params, check_mode=True) for params in dovecots]
+    record_text, record_after, retiring = _read_record(module, host, instances)
+    retired = [_converge_one(module, host, params, check_mode=True) for params in retiring]
     results = planned
+    sasl_results = sasl_planned
+    if module.check_mode and module.params['reload_changed']:
+        # What the real call would do: reload (or restart) in the call, leaving nothing for a handler.
+        for params, result in zip(instances, results):
+            if result.get('reload_needed') and params['service_state'] == 'started':
+                action = 'restarted' if result.get('restart_needed') else 'reloaded'
+                result.update(service_action=action, reload_needed=False, restart_needed=False)
+                if module._diff:
+                    result.setdefault('diff', []).append({'before_header': 'service', 'after_header': 'service',
+                                                          'before': '%s: running\n' % result['name'],
+                                                          'after': '%s: running (%s)\n' % (result['name'], action)})
     if not module.check_mode:
+        transaction = _Transaction(host, sasl_host)
+        # Dovecot first: smtpd of a new or restarted submission instance needs
+        # the socket; its files are saved so that a Postfix failure puts them back.
+        sasl_results = []
+        for params, plan in zip(dovecots, sasl_planned):
+            if not plan['changed']:
+                sasl_results.append(plan)
+                continue
+            transaction.dovecot_saved.append(sasl.snapshot(sasl_host, params))
+            sasl_results.append(_converge_dovecot(module, sasl_host, params, check_mode=False, transaction=transaction))
         results = []
-        done = []
         for params, plan in zip(instances, planned):
             if not plan['changed']:
                 results.append(plan)
                 continue
-            result = _converge_one(module, host, params, check_mode=False, done=done)
-            done.append((params, result))
+            if module.params['reload_changed'] and params['service_state'] == 'started' and plan.get('reload_needed'):
+                # Reloaded (or restarted) here, so that its health check is part of this transaction.
+                params = dict(params, service_state='reloaded')
+            result = _converge_one(module, host, params, check_mode=False, transaction=transaction)
+            transaction.postfix_done.append((params, result))
             results.append(result)
+        # After the new instances serve: an instance that retires cannot be put back.
+        retired = [_converge_one(module, host, params, check_mode=False) for params in retiring]
+        if record_after != record_text:
+            _write_record(module, record_after)
 
     diff = []
     for result in results:
@@ -242,9 +469,19 @@ def main():
         for item in result.pop('diff', []):
             diff.append(dict(item, before_header='%s: %s' % (result['name'], item.get('before_header', '')),
                              after_header='%s: %s' % (result['name'], item.get('after_header', ''))))
+    for params, result in zip(dovecots, sasl_results):
+        result['name'] = params['name']
+        items = result.pop('diff', [])
+        if result['changed']:
+            diff.extend(dict(item, before_header='dovecot-%s: %s' % (params['name'], item.get('before_header', '')),
+                             after_header='dovecot-%s: %s' % (params['name'], item.get('after_header', '')))
+                        for item in (items if isinstance(items, list) else [items]))
     output = dict(
-        changed=any(result['changed'] for result in results),
+        changed=any(result['changed'] for result in results + sasl_results + retired) or record_after != record_text,
+        retired=retired,
+        record_changed=record_after != record_text,
         instances=results,
+        dovecot_sasl=sasl_results,
         reload_needed=[result['name'] for result in results if result.get('reload_needed')],
         restart_needed=[result['name'] for result in results if result.get('restart_needed')],
         missing_packages=[],

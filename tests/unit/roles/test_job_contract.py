@@ -33,9 +33,10 @@ ROLE_ONLY = {
 }
 # Topology settings that choose the platform rather than configure it.
 NOT_COLLECTED = {"platform"}
-# Topology settings that name something site.yml reads on a host and passes on as another variable:
-# the hub trusts the fingerprints of the certificates the topology names.
-READ_ON_HOSTS = {"hub_relay_client_certificates": "hub_relay_client_fingerprints"}
+# Topology settings that name something site.yml reads on a host and passes on as other variables:
+# the hub trusts the fingerprints of the certificates the topology names - read by site.yml on other
+# hosts, and by the hub's own converge call (as files) on its host.
+READ_ON_HOSTS = {"hub_relay_client_certificates": ("hub_relay_client_fingerprints", "hub_relay_client_certificate_files")}
 
 TOPOLOGY = {
     "domains": ["example.org"],
@@ -53,7 +54,10 @@ def load(*parts):
 
 def topology_variables(job):
     """The role variables the topology's settings of ``job`` arrive as."""
-    return {READ_ON_HOSTS.get(name, name) for name in _topology.host_jobs(_topology.normalize(TOPOLOGY), "h1")[job]}
+    names = set()
+    for name in _topology.host_jobs(_topology.normalize(TOPOLOGY), "h1")[job]:
+        names.update(READ_ON_HOSTS.get(name, (name,)))
+    return names
 
 
 def site_mapping(job):
@@ -85,7 +89,7 @@ def test_site_passes_every_topology_variable_and_nothing_else(job):
     mapping = site_mapping(job)
     passed = set(mapping) - ROLE_ONLY[job]
     assert passed == topology_variables(job)
-    for name in passed - set(READ_ON_HOSTS.values()):
+    for name in passed - {variable for variables in READ_ON_HOSTS.values() for variable in variables}:
         suffix = name[len(job) + 1:]
         assert mapping[name] == "{{ __mailrelay_jobs.%s.%s_%s }}" % (job, job, suffix), name
 

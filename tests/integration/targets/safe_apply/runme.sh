@@ -16,10 +16,19 @@ safe_apply_cleanup() {
   rm -rf "$dir"
   # Hand the status on to postfix_it_cleanup (it removes instances and stops helpers) without errexit.
   set +e
+  sasl_stop
   (exit "$status")
   postfix_it_cleanup
 }
 trap safe_apply_cleanup EXIT
+sasl_conf=/etc/dovecot/mailrelay/postfix-sa-s.conf
+sasl_users=/etc/dovecot/mailrelay/postfix-sa-s.users
+sasl_socket=/run/dovecot-postfix-sa-s/auth-postfix
+sasl_stop() {  # the Dovecot instance of the SASL cases, if one was started
+  if [ -f "$sasl_conf" ]; then doveadm -c "$sasl_conf" stop >/dev/null 2>&1 || true; fi
+  rm -f "$sasl_conf" "$sasl_users"
+}
+sasl_stop
 rm -rf "$dir" && mkdir -p "$dir"
 
 # Certificates: a good pair, another key, an expired certificate, a key behind a passphrase, no key at all.
@@ -171,3 +180,51 @@ grep -q 'changed=0' "$out"
 # A network as relay client: refused unless hub_relay_networks is true.
 if postfix_it_playbook hub.yml -e sa_credentials=false -e sa_relay_client=0.0.0.0/0 >"$out" 2>&1; then cat "$out"; exit 1; fi
 grep -q 'hub_relay_clients\[0\].address: 0.0.0.0/0 is a network; only the address of one host is allowed here' "$out" || { cat "$out"; exit 1; }
+
+# One transaction per host (issue 11): a submission-like instance and its Dovecot
+# users in one postfix_instances call. A password change that comes with a refused
+# change, or with a change whose health check fails (smtpd's Dovecot socket absent,
+# or a socket file nobody answers on), leaves the passwd-file byte-identical and
+# the old password working; the Postfix files are put back too.
+ip addr add 127.0.8.15/32 dev lo && postfix_it_added_addresses+=(127.0.8.15)
+postfix_it_instances+=(postfix-sa-s)
+sasl() { postfix_it_playbook sasl.yml "$@"; }
+authenticates() { doveadm -c "$sasl_conf" auth test -a "$sasl_socket" alice@sa.test "$1" >/dev/null 2>&1; }
+sasl_sums() { postfix_it_sums /etc/postfix-sa-s; sha256sum "$sasl_users" "$sasl_conf"; stat -c '%a %U:%G' "$sasl_users"; }
+sasl_serves() {  # sasl_serves PASSWORD: that password (only) authenticates and the instance greets
+  authenticates "$1"
+  ! authenticates "Sa-wrong-0"
+  postfix_it_smtp banner 127.0.8.15 25 | grep -q '^220 s.sa.test ESMTP'
+}
+# sasl_refused EXPECTED-TEXT ARGS...: the run fails with the text; files as before; the first password works.
+sasl_refused() {
+  local expected=$1
+  shift
+  if sasl "$@" >"$out" 2>&1; then cat "$out"; echo "expected a failure: $*" >&2; exit 1; fi
+  grep -q -- "$expected" "$out" || { cat "$out"; echo "missing: $expected" >&2; exit 1; }
+  show_message
+  sasl_sums >"$dir/sasl-after"
+  diff "$dir/sasl-before" "$dir/sasl-after"
+  sasl_serves Sa-first-1
+  ! authenticates Sa-second-2
+}
+sasl | tee "$out"
+grep -q 'changed=1' "$out"
+sasl | tee "$out"
+grep -q 'changed=0' "$out"
+sasl_serves Sa-first-1
+sasl_sums >"$dir/sasl-before"
+# Refused before anything changes (the key does not match the certificate).
+sasl_refused 'does not match' -e sa_password=Sa-second-2 -e sa_key="$dir/other.key"
+# Committed, then the health check finds no Dovecot where smtpd asks: rolled back, users too.
+sasl_refused "the Dovecot authentication service at /run/mailrelay-sa-nowhere/auth does not answer" \
+  -e sa_password=Sa-second-2 -e sa_sasl_path=/run/mailrelay-sa-nowhere/auth
+grep -q 'dovecot-postfix-sa-s (put back /etc/dovecot/mailrelay/postfix-sa-s.users' "$out" || { cat "$out"; exit 1; }
+# A socket file that nobody answers on (a Dovecot that died and left its socket).
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$dir/stale-auth"
+sasl_refused "$dir/stale-auth does not answer: Connection refused" -e sa_password=Sa-second-2 -e sa_sasl_path="$dir/stale-auth"
+# The password change alone goes live.
+sasl -e sa_password=Sa-second-2 | tee "$out"
+grep -q 'changed=1' "$out"
+sasl_serves Sa-second-2
+! authenticates Sa-first-1

@@ -41,6 +41,9 @@ ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "con
 echo "== second run changes nothing"
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "second run failed"
 [[ $(recap_changed) == 0 ]] || fail "second run reported changed=$(recap_changed)"
+# A no-op is the preflight alone: the converge call does not run.
+grep -A2 'TASK \[Converge the Postfix instances of every job of this host in one call\]' "$log" | grep -q 'skipping: \[topo\]' \
+  || fail "the converge call ran on a no-op"
 
 echo "== a hand edit shows up as exactly that drift in --check --diff"
 # shellcheck disable=SC2016  # $myhostname is Postfix's, not the shell's
@@ -48,7 +51,7 @@ sed -i 's/^smtpd_banner = .*/smtpd_banner = $myhostname ESMTP hand-edited/' /etc
 printf 'sneaky.example OK\n' >>/etc/postfix-topo-inbound-relay/relay_domains
 before=$(config_sums)
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site --check --diff >"$log" 2>&1 || fail "check run failed"
-# The one task that converges every instance, and the handler that would reload the hub.
+# The preflight that plans every instance, and the task that converges them (and would reload the hub in the call).
 [[ $(recap_changed) == 2 ]] || fail "check run reported changed=$(recap_changed), expected 2"
 grep -q "postfix-topo-hub: /etc/postfix-topo-hub/main.cf" "$log" || fail "the diff does not name the hub's main.cf"
 grep -q "postfix-topo-inbound-relay: /etc/postfix-topo-inbound-relay/relay_domains" "$log" || fail "the diff does not name the relay's table"
@@ -57,7 +60,7 @@ grep -q '^-smtpd_banner = \$myhostname ESMTP hand-edited' "$log" || fail "the ba
 # shellcheck disable=SC2016
 grep -q '^+smtpd_banner = \$myhostname ESMTP$' "$log" || fail "the diff does not restore the banner"
 grep -q '^-sneaky.example OK' "$log" || fail "the map edit is not in the diff"
-# Nothing but the edited lines differs (besides the reload the handler announces).
+# Nothing but the edited lines differs (besides the reload the converge call announces).
 [[ $(grep -E '^[-+][^-+]' "$log" | grep -vc ': running') == 3 ]] || fail "the diff shows more than the hand edits"
 [[ $(config_sums) == "$before" ]] || fail "--check changed files"
 
@@ -104,9 +107,10 @@ if ansible-playbook "${inventory[@]}" -e "@$refused_vars" mailrelay.smtp.site >"
   fail "site.yml succeeded with an unconfigured hub address"
 fi
 rm -f "$refused_vars"
-grep -q 'Check the Postfix instances of every host before any host changes' "$log" || fail "the preflight did not run"
+grep -q 'Check and plan the Postfix instances of every host before any host changes' "$log" || fail "the preflight did not run"
 grep -q 'main_cf.inet_interfaces: address 127.0.5.19 is not assigned to a local interface' "$log" || fail "no message about the hub address"
-! grep -q 'Write the submission users for Dovecot SASL' "$log" || fail "the users were written"
+# The users travel with the instances: the converge call never ran on any host.
+! grep -q 'TASK \[mailrelay.smtp.postfix : Converge the Postfix instances\]' "$log" || fail "a host converged"
 [[ $(config_sums) == "$before" ]] || fail "files changed although a host refused the change"
 
 echo "== mail paths and relay audit"
@@ -124,5 +128,24 @@ echo "== edge hygiene: local destinations, recipients, subdomains, notices, 465,
   --client-cert /etc/mailrelay-topo-it/tls/lab.pem --client-key /etc/mailrelay-topo-it/tls/private/lab.key \
   >"$log" 2>&1 || fail "edge checks failed"
 cat "$log"
+
+echo "== a job removed from the description retires its instance in the one converge call"
+record=/var/lib/mailrelay/site-topo.json
+grep -q postfix-topo-inbound-relay "$record" || fail "the record does not list the inbound relay: $(cat "$record")"
+retired_vars=$(mktemp --suffix=.json)
+"${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" - "$here/vars/lab.yml" "$retired_vars" <<'PY'
+import json, sys, yaml
+variables = yaml.safe_load(open(sys.argv[1]))
+del variables['mailrelay_topology']['inbound_relay']
+json.dump(variables, open(sys.argv[2], 'w'))
+PY
+ansible-playbook "${inventory[@]}" -e "@$retired_vars" mailrelay.smtp.site >"$log" 2>&1 || fail "the run without the inbound relay failed"
+postmulti -l | grep -q postfix-topo-inbound-relay && fail "the inbound relay's instance is still there"
+grep -q postfix-topo-inbound-relay "$record" && fail "the record still lists the inbound relay"
+ansible-playbook "${inventory[@]}" -e "@$retired_vars" mailrelay.smtp.site >"$log" 2>&1 || fail "the re-run without the inbound relay failed"
+[[ $(recap_changed) == 0 ]] || fail "the re-run after the retirement reported changed=$(recap_changed)"
+rm -f "$retired_vars"
+ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "the run that brings the inbound relay back failed"
+postmulti -l | grep -q postfix-topo-inbound-relay || fail "the inbound relay did not come back"
 
 echo "topology integration: all scenarios behaved as expected"

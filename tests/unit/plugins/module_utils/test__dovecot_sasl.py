@@ -181,3 +181,75 @@ def test_validate_names_the_field(params, message):
 
 def test_validate_accepts_good_input():
     assert sasl.validate(dict(name="postfix-sub", hash_iterations=5000, users=[{"login": "a@b.c", "password": "x y"}])) == []
+
+
+# -- one transaction with Postfix: snapshot and restore ------------------------------
+
+class _TransactionHost(sasl.LocalHost):
+    """The real file operations (in a temporary directory), a process that only records what it is told."""
+
+    def __init__(self, running):
+        super().__init__(lambda argv: (0, '', ''), os.replace)
+        self.is_running = running
+        self.calls = []
+
+    @staticmethod
+    def systemd():
+        return False
+
+    def pid(self, pid_file):
+        return 4242 if self.is_running else None
+
+    def run(self, argv):
+        self.calls.append(argv[-1])
+        if argv[-1] == 'stop':
+            self.is_running = False
+        return 0, '', ''
+
+    def spawn(self, argv):
+        self.calls.append('start')
+        self.is_running = True
+        return 0
+
+    def exists(self, path):
+        return True
+
+
+def _params(tmp_path):
+    return {'name': 'postfix-s', 'config_dir': str(tmp_path), 'socket_path': None}
+
+
+def test_restore_puts_the_users_file_back_byte_for_byte_and_reloads(tmp_path):
+    users = tmp_path / 'postfix-s.users'
+    users.write_bytes(b'alice@example.org:{SHA512-CRYPT}$6$rounds=5000$old$hash\n# kept comment\n')
+    os.chmod(users, 0o640)
+    before = users.read_bytes()
+    host = _TransactionHost(running=True)
+    saved = sasl.snapshot(host, _params(tmp_path))
+    users.write_text('alice@example.org:{SHA512-CRYPT}new\n')
+    os.chmod(users, 0o600)
+    done = sasl.restore(host, saved)
+    assert users.read_bytes() == before
+    assert oct(os.stat(users).st_mode & 0o777) == '0o640'
+    assert host.calls == ['reload']
+    assert done == ['put back %s' % users, 'reloaded dovecot-postfix-s']
+
+
+def test_restore_removes_files_the_change_created_and_stops_what_it_started(tmp_path):
+    host = _TransactionHost(running=False)
+    saved = sasl.snapshot(host, _params(tmp_path))
+    (tmp_path / 'postfix-s.conf').write_text('new\n')
+    (tmp_path / 'postfix-s.users').write_text('alice@example.org:x\n')
+    host.is_running = True
+    sasl.restore(host, saved)
+    assert sorted(os.listdir(tmp_path)) == []
+    assert host.calls == ['stop'] and not host.is_running
+
+
+def test_restore_of_an_unchanged_instance_changes_no_file(tmp_path):
+    (tmp_path / 'postfix-s.users').write_text('alice@example.org:x\n')
+    host = _TransactionHost(running=True)
+    saved = sasl.snapshot(host, _params(tmp_path))
+    mtime = os.stat(tmp_path / 'postfix-s.users').st_mtime_ns
+    assert sasl.restore(host, saved) == ['reloaded dovecot-postfix-s']
+    assert os.stat(tmp_path / 'postfix-s.users').st_mtime_ns == mtime

@@ -144,3 +144,20 @@ def test_read_returns_existing_public_keys_and_names_the_missing(host, capsys):
     out = result(capsys)
     assert not out["changed"] and out["missing"] == ["s1-hub-ed25519"]
     assert [key["key_selector"] for key in out["public_keys"]] == ["s1-hub"]
+
+
+def test_report_missing_changes_nothing_without_opendkim(host, capsys, monkeypatch):
+    real_exists = os.path.exists
+    monkeypatch.setattr(opendkim.os.path, "exists", lambda path: False if path == "/usr/sbin/opendkim" else real_exists(path))
+    run(host, report_missing=True)
+    out = result(capsys)
+    assert out["missing_packages"] == ["opendkim"] and out["changed"] is False
+    assert not real_exists(host["dir"]) and host["events"] == []
+
+
+def test_report_missing_is_silent_when_opendkim_is_there(host, capsys, monkeypatch):
+    real_exists = os.path.exists
+    monkeypatch.setattr(opendkim.os.path, "exists", lambda path: True if path == "/usr/sbin/opendkim" else real_exists(path))
+    run(host, report_missing=True, check_mode=True)
+    out = result(capsys)
+    assert out["missing_packages"] == [] and out["changed"] is True

@@ -126,3 +126,158 @@ def test_packages_need_dpkg(capsys, recorder, monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', lambda self, name, *a, **kw: None)
     code, result, dummy = run_module(dict(instances=[dict(name='postfix-a')], packages=['postfix']), capsys)
     assert code == 1 and result['msg'].startswith('packages: dpkg-query not found')
+
+
+# -- one transaction with the Dovecot users ---------------------------------------------
+
+class FakeSasl:
+    """Stands in for _dovecot_sasl's converge/snapshot/restore (the real ones are tested on their own)."""
+
+    def __init__(self, changed=True):
+        self.events = []
+        self.changed = changed
+
+    def converge(self, host, params, check_mode=False):
+        self.events.append(('converge', params['name'], check_mode, [user['login'] for user in params['users']]))
+        return dict(changed=self.changed, users_changed=['alice@example.org'] if self.changed else [],
+                    diff=[dict(before_header='users', after_header='users', before='a\n', after='b\n')])
+
+    def snapshot(self, host, params):
+        self.events.append(('snapshot', params['name']))
+        return {'name': params['name']}
+
+    def restore(self, host, saved):
+        self.events.append(('restore', saved['name']))
+        return ['put back /etc/dovecot/mailrelay/%s.users' % saved['name']]
+
+
+@pytest.fixture
+def fake_sasl(monkeypatch):
+    fake = FakeSasl()
+    for name in ('converge', 'snapshot', 'restore'):
+        monkeypatch.setattr(postfix_instances.sasl, name, getattr(fake, name))
+    return fake
+
+
+SUBMISSION = dict(name='postfix-submission',
+                  dovecot_sasl=dict(users=[dict(login='alice@example.org', password='Pw-unit-secret-1')], hash_iterations=5000))
+
+
+class FailingRecorder(Recorder):
+    """Plans fine, then the real run of one instance fails its health check."""
+
+    def __call__(self, params, host, check_mode=False, diff=False):
+        if not check_mode and params['name'] == 'postfix-submission':
+            self.calls.append((params['name'], check_mode))
+            from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_health import ServiceFailed
+            raise ServiceFailed('postfix-submission: the new configuration does not serve: smtpd_sasl_path ... Rolled back: ...')
+        return super().__call__(params, host, check_mode, diff)
+
+
+def test_dovecot_is_applied_before_postfix_and_put_back_when_postfix_fails(capsys, monkeypatch, fake_sasl):
+    fake = FailingRecorder(changed={'postfix-submission'})
+    monkeypatch.setattr(postfix_instances, 'run', fake)
+    code, result, output = run_module(dict(instances=[SUBMISSION]), capsys)
+    assert code == 1
+    assert fake_sasl.events == [
+        ('converge', 'postfix-submission', True, ['alice@example.org']),
+        ('snapshot', 'postfix-submission'),
+        ('converge', 'postfix-submission', False, ['alice@example.org']),
+        ('restore', 'postfix-submission'),
+    ]
+    assert 'dovecot-postfix-submission (put back /etc/dovecot/mailrelay/postfix-submission.users)' in result['msg']
+    assert 'Pw-unit-secret-1' not in output
+
+
+def test_a_refused_postfix_change_never_writes_the_users(capsys, recorder, fake_sasl):
+    recorder(changed={'postfix-submission'}, refuse={'postfix-submission'})
+    code, result, dummy = run_module(dict(instances=[SUBMISSION]), capsys)
+    assert code == 1
+    assert [event[0] for event in fake_sasl.events] == []   # refused in pass 1, before Dovecot was even planned
+
+
+def test_users_only_change_is_reported_and_shown_masked(capsys, recorder, fake_sasl):
+    recorder()
+    code, result, output = run_module(dict(instances=[SUBMISSION], _ansible_diff=True), capsys)
+    assert code == 0 and result['changed'] is True
+    assert result['dovecot_sasl'][0]['name'] == 'postfix-submission'
+    assert result['diff'][0]['before_header'] == 'dovecot-postfix-submission: users'
+    assert 'Pw-unit-secret-1' not in output
+
+
+@pytest.mark.parametrize('dovecot, message', [
+    ('yes', r'instances\[0\]\.dovecot_sasl \(postfix-submission\): must be a dictionary'),
+    (dict(users=[dict(login='bad login', password='x')]), r'instances\[0\]\.dovecot_sasl\.users\[0\]\.login'),
+    (dict(users=[dict(login='a@example.org', password='x')], hash_iterations=10), r'instances\[0\]\.dovecot_sasl\.hash_iterations'),
+    (dict(users=[dict(login='a@example.org')]), r'instances\[0\]\.dovecot_sasl \(postfix-submission\): .*password'),
+    (dict(colour='red'), r'instances\[0\]\.dovecot_sasl \(postfix-submission\): .*colour'),
+])
+def test_bad_dovecot_options_are_named(capsys, recorder, fake_sasl, dovecot, message):
+    recorder()
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-submission', dovecot_sasl=dovecot)]), capsys)
+    assert code == 1
+    import re
+    assert re.search(message, result['msg']), result['msg']
+    assert fake_sasl.events == []
+
+
+def test_reload_changed_reloads_in_the_call(capsys, recorder, monkeypatch):
+    fake = recorder(changed={'postfix-hub'})
+    seen = []
+    original = fake.__call__
+
+    def spy(params, host, check_mode=False, diff=False):
+        seen.append((params['name'], check_mode, params['service_state']))
+        result = original(params, host, check_mode, diff)
+        # As the real plan says of a running instance whose files change.
+        result['reload_needed'] = check_mode and result['changed']
+        return result
+
+    monkeypatch.setattr(postfix_instances, 'run', spy)
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], reload_changed=True), capsys)
+    assert code == 0
+    assert seen == [('postfix-hub', True, 'started'), ('postfix-hub', False, 'reloaded')]
+
+
+def test_record_retires_what_the_description_dropped_and_is_rewritten(capsys, recorder, tmp_path):
+    fake = recorder()
+    record = tmp_path / 'site-lab.json'
+    record.write_text('{"instances": ["postfix-hub", "postfix-old"]}\n')
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], record_path=str(record), retire_queued='drop'), capsys)
+    assert code == 0 and result['changed'] is True and result['record_changed'] is True
+    assert ('postfix-old', True) in fake.calls and ('postfix-old', False) in fake.calls
+    assert record.read_text() == '{"instances": ["postfix-hub"]}\n'
+
+
+def test_record_in_check_mode_plans_but_writes_nothing(capsys, recorder, tmp_path):
+    fake = recorder()
+    record = tmp_path / 'site-lab.json'
+    record.write_text('{"instances": ["postfix-hub", "postfix-old"]}\n')
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], record_path=str(record), _ansible_check_mode=True), capsys)
+    assert code == 0 and result['changed'] is True
+    assert fake.calls == [('postfix-hub', True), ('postfix-old', True)]
+    assert record.read_text() == '{"instances": ["postfix-hub", "postfix-old"]}\n'
+
+
+def test_unchanged_record_is_a_no_op(capsys, recorder, tmp_path):
+    recorder()
+    record = tmp_path / 'site-lab.json'
+    record.write_text('{"instances": ["postfix-hub"]}\n')
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], record_path=str(record)), capsys)
+    assert code == 0 and result['changed'] is False and result['retired'] == []
+
+
+def test_check_mode_with_reload_changed_tells_the_reload_the_call_would_do(capsys, monkeypatch, recorder):
+    fake = recorder(changed={'postfix-hub'})
+
+    def planned(params, host, check_mode=False, diff=False):
+        result = fake(params, host, check_mode, diff)
+        result['reload_needed'] = result['changed']   # a running instance whose files would change
+        return result
+
+    monkeypatch.setattr(postfix_instances, 'run', planned)
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], reload_changed=True,
+                                          _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert code == 0 and result['reload_needed'] == []
+    assert result['instances'][0]['service_action'] == 'reloaded'
+    assert result['diff'][-1]['after'] == 'postfix-hub: running (reloaded)\n'
