@@ -177,6 +177,13 @@ dovecot_sasl:
   returned: always
   type: list
   elements: dict
+plan_changed:
+  description:
+    - Whether the call changed (in check mode, would change) anything - the same as C(changed), kept for a task
+      that overrides C(changed) with C(changed_when), as the preflight of C(playbooks/site.yml) does (a check
+      that changes nothing must not count as a change in the play recap).
+  returned: always
+  type: bool
 missing_packages:
   description: Packages of O(packages) that are not installed; when not empty, nothing else was done.
   returned: always
@@ -411,7 +418,7 @@ def main():
     instances, dovecots = _validated_instances(module)
     missing = _missing_packages(module, module.params['packages'])
     if missing:
-        module.exit_json(changed=False, instances=[], dovecot_sasl=[], reload_needed=[], restart_needed=[],
+        module.exit_json(changed=False, plan_changed=False, instances=[], dovecot_sasl=[], reload_needed=[], restart_needed=[],
                          retired=[], record_changed=False, missing_packages=missing)
     host = LocalHost(module.run_command)
     sasl_host = sasl.LocalHost(module.run_command, lambda src, dest: module.atomic_move(src, dest, keep_dest_attrs=False))
@@ -476,8 +483,10 @@ def main():
             diff.extend(dict(item, before_header='dovecot-%s: %s' % (params['name'], item.get('before_header', '')),
                              after_header='dovecot-%s: %s' % (params['name'], item.get('after_header', '')))
                         for item in (items if isinstance(items, list) else [items]))
+    changed = any(result['changed'] for result in results + sasl_results + retired) or record_after != record_text
     output = dict(
-        changed=any(result['changed'] for result in results + sasl_results + retired) or record_after != record_text,
+        changed=changed,
+        plan_changed=changed,
         retired=retired,
         record_changed=record_after != record_text,
         instances=results,

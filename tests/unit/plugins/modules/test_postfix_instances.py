@@ -73,6 +73,8 @@ def test_check_mode_never_converges_for_real(capsys, recorder):
     fake = recorder(changed={'postfix-hub'})
     code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], _ansible_check_mode=True, _ansible_diff=True), capsys)
     assert code == 0 and result['changed'] is True
+    # Kept for site.yml's preflight, whose changed_when hides `changed` from the recap.
+    assert result['plan_changed'] is True
     assert fake.calls == [('postfix-hub', True)]
     assert result['diff'][0]['before_header'] == 'postfix-hub: main.cf'
 
@@ -116,7 +118,7 @@ def test_missing_packages_stop_before_anything(capsys, recorder, monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, 'run_command',
                         lambda self, argv, **kw: (1, 'ii  postfix\nun  postfix-pcre\n', 'dpkg-query: no packages found matching postfix-lmdb'))
     code, result, dummy = run_module(dict(instances=[dict(name='postfix-a')], packages=['postfix', 'postfix-pcre', 'postfix-lmdb']), capsys)
-    assert code == 0 and result['changed'] is False
+    assert code == 0 and result['changed'] is False and result['plan_changed'] is False
     assert result['missing_packages'] == ['postfix-pcre', 'postfix-lmdb']
     assert fake.calls == []
 
