@@ -5,8 +5,10 @@
 """playbooks/site.yml derives the jobs once per play and each host looks up its own.
 
 Runs site.yml's own controller tasks (taken from the playbook file, up to the
-per-host look-up) with real ansible-playbook over several hosts, then shows
-each host's jobs: they must be what the per-host derivation gives.
+derivation) with real ansible-playbook over several hosts, then shows each
+host's jobs: they must be what the per-host derivation gives. Each host's
+Postfix instances, worked out in one step (site.yml's play variable), must be
+exactly what the job roles add to the play's list when they run.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ TOPOLOGY = {
     "hub": {"servers": [{"host": "core", "address": "10.0.0.2"}]},
 }
 HOSTS = ("edge1", "edge2", "mx3", "core", "bystander")
-LAST_CONTROLLER_TASK = "Work out the jobs of this host"
 DERIVE_ONCE_TASK = "Work out the jobs of every host once"
+LAST_CONTROLLER_TASK = DERIVE_ONCE_TASK
+JOB_INCLUDES = ("Deploy the hub", "Deploy the inbound relay", "Deploy the submission server")
 
 
 def site_controller_tasks():
@@ -47,7 +50,17 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
     derive = [task for task in tasks if task["name"] == DERIVE_ONCE_TASK]
     assert derive and derive[0]["run_once"] is True and derive[0]["no_log"] is True
     shown = {"name": "Show the jobs", "ansible.builtin.debug": {"var": "__mailrelay_jobs"}}
-    playbook = [dict(play, tasks=tasks + [shown])]
+    # site.yml's own job role includes, run for every job of the host (as before the
+    # one-step plan): each role adds its instance to postfix_deferred_instances.
+    includes = []
+    for task in play["tasks"]:
+        if task["name"] in JOB_INCLUDES:
+            job = task["ansible.builtin.include_role"]["name"].split(".")[-1]
+            includes.append(dict(task, when="'%s' in __mailrelay_jobs" % job))
+    assert len(includes) == len(JOB_INCLUDES)
+    compared = {"name": "Show the instances", "ansible.builtin.debug": {"msg": {
+        "planned": "{{ __mailrelay_postfix_instances }}", "by_the_roles": "{{ postfix_deferred_instances | default([]) }}"}}}
+    playbook = [dict(play, tasks=tasks + [shown] + includes + [compared])]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook))
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
         {"all": {"hosts": {host: {"ansible_connection": "local"} for host in HOSTS}, "vars": {"mailrelay_topology": TOPOLOGY}}}))
@@ -73,3 +86,13 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
     for host in HOSTS:
         assert results["Show the jobs"][host]["__mailrelay_jobs"] == _topology.host_jobs(topology, host), host
     assert results["Show the jobs"]["bystander"]["__mailrelay_jobs"] == {}
+    names = {}
+    for host in HOSTS:
+        shown = results["Show the instances"][host]["msg"]
+        assert shown["planned"] == shown["by_the_roles"], host
+        names[host] = [instance["name"] for instance in shown["planned"]]
+    assert names == {"edge1": ["postfix-inbound-relay", "postfix-submission"], "edge2": ["postfix-submission"],
+                     "mx3": ["postfix-inbound-relay"], "core": ["postfix-hub"], "bystander": []}
+    # The submission users travel with the instance, hashed by the module on the host.
+    (submission,) = [instance for instance in results["Show the instances"]["edge2"]["msg"]["planned"]]
+    assert submission["dovecot_sasl"] == {"users": [{"login": "alice@example.org", "password": "derive-once-secret"}], "hash_iterations": 100000}
