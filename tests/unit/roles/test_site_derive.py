@@ -94,5 +94,5 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
     assert names == {"edge1": ["postfix-inbound-relay", "postfix-submission"], "edge2": ["postfix-submission"],
                      "mx3": ["postfix-inbound-relay"], "core": ["postfix-hub"], "bystander": []}
     # The submission users travel with the instance, hashed by the module on the host.
-    (submission,) = [instance for instance in results["Show the instances"]["edge2"]["msg"]["planned"]]
+    (submission,) = results["Show the instances"]["edge2"]["msg"]["planned"]
     assert submission["dovecot_sasl"] == {"users": [{"login": "alice@example.org", "password": "derive-once-secret"}], "hash_iterations": 100000}
