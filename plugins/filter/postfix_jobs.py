@@ -2,7 +2,9 @@
 # Copyright: Contributors to the mailrelay.smtp collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Postfix instance that serves a job (docs in postfix_job_instance.yml) and the
+"""The Postfix instance that serves a job (docs in postfix_job_instance.yml), all the Postfix
+instances of one topology host (host_postfix_instances.yml), the certificates a hub
+reads on other hosts (hub_foreign_certificates.yml) and the
 fingerprint a Postfix hub trusts a submission server's certificate by (certificate_fingerprint.yml)."""
 
 from __future__ import annotations
@@ -27,6 +29,51 @@ def postfix_job_instance(settings, job):
         raise AnsibleFilterError("postfix_job_instance(%s): bad settings: %s" % (job, exc))
 
 
+def _submission_problems(settings, role_only):
+    # What the submission role's Postfix tasks assert before they add the instance.
+    problems = []
+    if role_only["dovecot_manage"] and not settings["users"]:
+        problems.append("submission_users: who may authenticate is needed while submission_dovecot_manage is true")
+    if not role_only["dovecot_manage"] and not settings["sasl_path"]:
+        problems.append("submission_sasl_path: needed when submission_dovecot_manage is false")
+    if not settings["sender_login_maps"] and not settings["users"]:
+        problems.append("submission_sender_login_maps: needed when there are no submission_users")
+    for name in ("tls_cert_file", "tls_key_file"):
+        if not settings[name]:
+            problems.append("submission_%s: needed (AUTH is offered only over TLS)" % name)
+    return problems
+
+
+def host_postfix_instances(jobs, host, hub_fingerprints=None, role_settings=None):
+    try:
+        found = _postfix_jobs.host_job_settings(jobs, host, hub_fingerprints or [], role_settings)
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError("host_postfix_instances: the jobs of %s are not those topology_jobs_by_host derives: %s" % (host, exc))
+    instances = []
+    for job, settings, role_only in found:
+        problems, warnings = _job_settings.check(job, settings)
+        if job == "submission":
+            problems += _submission_problems(settings, role_only)
+        if problems:
+            raise AnsibleFilterError("the %s settings of %s are refused (nothing was changed):\n- %s" % (job, host, "\n- ".join(problems)))
+        for warning in warnings:
+            Display().warning(warning)
+        try:
+            instances.append(_postfix_jobs.host_instance(job, settings, role_only))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise AnsibleFilterError("host_postfix_instances(%s, %s): bad settings: %s" % (host, job, exc))
+    return instances
+
+
+def hub_foreign_certificates(jobs_by_host, hubs):
+    if not isinstance(jobs_by_host, dict):
+        raise AnsibleFilterError("hub_foreign_certificates: expects the result of topology_jobs_by_host, got %s" % type(jobs_by_host).__name__)
+    try:
+        return _postfix_jobs.hub_foreign_certificates(jobs_by_host, list(hubs or []))
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError("hub_foreign_certificates: the jobs are not those topology_jobs_by_host derives: %s" % exc)
+
+
 def certificate_fingerprint(pem):
     try:
         return _postfix_jobs.certificate_fingerprint(pem)
@@ -36,4 +83,9 @@ def certificate_fingerprint(pem):
 
 class FilterModule:
     def filters(self):
-        return {"postfix_job_instance": postfix_job_instance, "certificate_fingerprint": certificate_fingerprint}
+        return {
+            "postfix_job_instance": postfix_job_instance,
+            "host_postfix_instances": host_postfix_instances,
+            "hub_foreign_certificates": hub_foreign_certificates,
+            "certificate_fingerprint": certificate_fingerprint,
+        }

@@ -552,3 +552,84 @@ BUILDERS = {"submission": submission, "inbound_relay": inbound_relay, "hub": hub
 def instance_for(job, settings):
     """The Postfix instance that serves ``job`` with ``settings``."""
     return BUILDERS[job](settings)
+
+
+# The settings each job role hands to its builder (roles/JOB/vars/main.yml), in
+# the order playbooks/site.yml deploys the jobs of one host: the hub first.
+JOB_SETTINGS = {
+    "hub": (
+        "instance", "address", "port", "hostname", "domains", "relay_clients", "relay_networks",
+        "inbound_relays", "mailboxes", "include_subdomains", "relay_client_fingerprints",
+        "relay_client_certificate_files", "outbound_method", "smarthost", "dns_servers",
+        "tls_cert_file", "tls_key_file", "max_message_size", "dkim",
+    ),
+    "inbound_relay": (
+        "instance", "address", "port", "hostname", "domains", "next_hops", "recipients",
+        "recipient_validation", "include_subdomains", "postscreen", "tls_cert_file", "tls_key_file",
+        "max_message_size", "proxy_interfaces",
+    ),
+    "submission": (
+        "instance", "address", "port", "hostname", "placeholder_domain", "next_hops", "users",
+        "tls_cert_file", "tls_key_file", "max_message_size", "sasl_path", "sender_login_maps",
+        "implicit_tls_port", "auth_rate_limit", "connection_rate_limit", "message_rate_limit",
+        "connection_count_limit", "recipient_limit", "hide_client_in_received", "client_certificate",
+        "proxy_interfaces",
+    ),
+}
+# Role variables that the topology does not set (the roles' defaults; site.yml passes the
+# inventory's values when it has them).
+ROLE_ONLY_DEFAULTS = {
+    "hub": {"relay_networks": False},
+    "inbound_relay": {},
+    "submission": {"sasl_path": "", "sender_login_maps": "", "dovecot_manage": True, "hash_iterations": 100000},
+}
+
+
+def host_job_settings(jobs, host, hub_fingerprints=(), role_settings=None):
+    """The settings of each Postfix job of one host, as its job role would build them.
+
+    ``jobs`` is the host's entry of ``_topology.jobs_by_host``; ``hub_fingerprints``
+    the fingerprints of the hub's trusted certificates on other hosts;
+    ``role_settings`` per job, the role-only settings (``ROLE_ONLY_DEFAULTS``) to
+    use instead of the defaults. Returns ``[(job, settings, role_only)]``, hub first.
+    """
+    role_settings = role_settings or {}
+    found = []
+    for job in JOB_SETTINGS:
+        given = (jobs or {}).get(job)
+        if not given or given.get(job + "_platform", "postfix") != "postfix":
+            continue
+        role_only = dict(ROLE_ONLY_DEFAULTS[job], **(role_settings.get(job) or {}))
+        values = {name[len(job) + 1:]: value for name, value in given.items()}
+        values.update(role_only)
+        if job == "hub":
+            certificates = values.get("relay_client_certificates") or []
+            values["relay_client_fingerprints"] = list(hub_fingerprints)
+            values["relay_client_certificate_files"] = [item["cert_file"] for item in certificates if item["host"] == host]
+        settings = {name: values.get(name) for name in JOB_SETTINGS[job]}
+        found.append((job, settings, role_only))
+    return found
+
+
+def host_instance(job, settings, role_only):
+    """The instance of one job as its role adds it to the host's list (the submission
+    server's Dovecot users travel with it unless Dovecot is managed elsewhere)."""
+    instance = instance_for(job, settings)
+    if job == "submission" and role_only["dovecot_manage"]:
+        users = [{key: value for key, value in user.items() if key in ("login", "password")} for user in settings["users"] or []]
+        instance = dict(instance, dovecot_sasl={"users": users, "hash_iterations": int(role_only["hash_iterations"])})
+    return instance
+
+
+def hub_foreign_certificates(jobs_by_host, hubs):
+    """The certificates that the hubs among ``hubs`` trust and that live on
+    another host: ``[{hub, host, cert_file}]``, to be read where they live."""
+    found = []
+    for hub in hubs:
+        job = (jobs_by_host.get(hub) or {}).get("hub")
+        if not job:
+            continue
+        for certificate in job.get("hub_relay_client_certificates") or []:
+            if certificate["host"] != hub:
+                found.append({"hub": hub, "host": certificate["host"], "cert_file": certificate["cert_file"]})
+    return found

@@ -5,16 +5,21 @@
 """playbooks/site.yml derives the jobs once per play and each host looks up its own.
 
 Runs site.yml's own controller tasks (taken from the playbook file, up to the
-per-host look-up) with real ansible-playbook over several hosts, then shows
-each host's jobs: they must be what the per-host derivation gives.
+derivation) with real ansible-playbook over several hosts, then shows each
+host's jobs: they must be what the per-host derivation gives. Each host's
+Postfix instances, worked out in one step (site.yml's play variable), must be
+exactly what the job roles add to the play's list when they run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 
+import pytest
 import yaml
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _topology
@@ -31,8 +36,9 @@ TOPOLOGY = {
     "hub": {"servers": [{"host": "core", "address": "10.0.0.2"}]},
 }
 HOSTS = ("edge1", "edge2", "mx3", "core", "bystander")
-LAST_CONTROLLER_TASK = "Work out the jobs of this host"
 DERIVE_ONCE_TASK = "Work out the jobs of every host once"
+LAST_CONTROLLER_TASK = DERIVE_ONCE_TASK
+JOB_INCLUDES = ("Deploy the hub", "Deploy the inbound relay", "Deploy the submission server")
 
 
 def site_controller_tasks():
@@ -47,7 +53,17 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
     derive = [task for task in tasks if task["name"] == DERIVE_ONCE_TASK]
     assert derive and derive[0]["run_once"] is True and derive[0]["no_log"] is True
     shown = {"name": "Show the jobs", "ansible.builtin.debug": {"var": "__mailrelay_jobs"}}
-    playbook = [dict(play, tasks=tasks + [shown])]
+    # site.yml's own job role includes, run for every job of the host (as before the
+    # one-step plan): each role adds its instance to postfix_deferred_instances.
+    includes = []
+    for task in play["tasks"]:
+        if task["name"] in JOB_INCLUDES:
+            job = task["ansible.builtin.include_role"]["name"].split(".")[-1]
+            includes.append(dict(task, when="'%s' in __mailrelay_jobs" % job))
+    assert len(includes) == len(JOB_INCLUDES)
+    compared = {"name": "Show the instances", "ansible.builtin.debug": {"msg": {
+        "planned": "{{ __mailrelay_postfix_instances }}", "by_the_roles": "{{ postfix_deferred_instances | default([]) }}"}}}
+    playbook = [dict(play, tasks=tasks + [shown] + includes + [compared])]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook))
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
         {"all": {"hosts": {host: {"ansible_connection": "local"} for host in HOSTS}, "vars": {"mailrelay_topology": TOPOLOGY}}}))
@@ -73,3 +89,54 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
     for host in HOSTS:
         assert results["Show the jobs"][host]["__mailrelay_jobs"] == _topology.host_jobs(topology, host), host
     assert results["Show the jobs"]["bystander"]["__mailrelay_jobs"] == {}
+    names = {}
+    for host in HOSTS:
+        shown = results["Show the instances"][host]["msg"]
+        assert shown["planned"] == shown["by_the_roles"], host
+        names[host] = [instance["name"] for instance in shown["planned"]]
+    assert names == {"edge1": ["postfix-inbound-relay", "postfix-submission"], "edge2": ["postfix-submission"],
+                     "mx3": ["postfix-inbound-relay"], "core": ["postfix-hub"], "bystander": []}
+    # The submission users travel with the instance, hashed by the module on the host.
+    (submission,) = results["Show the instances"]["edge2"]["msg"]["planned"]
+    assert submission["dovecot_sasl"] == {"users": [{"login": "alice@example.org", "password": "derive-once-secret"}], "hash_iterations": 100000}
+
+
+READ_CERTIFICATES_TASK = "Read the certificates of submission servers on other hosts that the hubs trust"
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command")
+def test_the_hub_trusts_the_certificate_read_once_on_the_submission_host(tmp_path):
+    cert, key = tmp_path / "edge.pem", tmp_path / "edge.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=edge.invalid",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    shown = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256"],
+                           check=True, capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+    topology = {
+        "domains": ["example.org"],
+        "tls": {"cert_file": str(cert), "key_file": str(key)},
+        "submission": {"servers": [{"host": "edge", "address": "192.0.2.10"}], "users": [{"login": "a@example.org", "password": "pw-secret"}]},
+        "hub": {"servers": [{"host": "core", "address": "10.0.0.2"}], "submission_trust": "certificate"},
+    }
+    with open(os.path.join(SMTP_ROOT, "playbooks", "site.yml")) as handle:
+        play = yaml.safe_load(handle)[0]
+    names = [task["name"] for task in play["tasks"]]
+    tasks = play["tasks"][:names.index(READ_CERTIFICATES_TASK) + 1]
+    planned = {"name": "Show the instances", "ansible.builtin.debug": {"msg": "{{ __mailrelay_postfix_instances }}"}}
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([dict(play, tasks=tasks + [planned])]))
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
+        {"all": {"hosts": {host: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for host in ("core", "edge")},
+                 "vars": {"mailrelay_topology": topology}}}))
+    (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = false\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"))
+    process = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")],
+                             env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    results = {task["task"]["name"]: task["hosts"] for task in json.loads(process.stdout)["plays"][0]["tasks"]}
+    # One task for every hub of the play: the certificate is read once, on the host it lives on.
+    (read,) = results[READ_CERTIFICATES_TASK].values()
+    assert [item["item"] for item in read["results"]] == [{"hub": "core", "host": "edge", "cert_file": str(cert)}]
+    (hub,) = results["Show the instances"]["core"]["msg"]
+    assert hub["name"] == "postfix-hub" and shown in json.dumps(hub)
+    (submission,) = results["Show the instances"]["edge"]["msg"]
+    assert shown not in json.dumps(submission)

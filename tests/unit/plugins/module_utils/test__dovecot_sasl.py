@@ -40,6 +40,21 @@ def test_sha512_crypt_matches_libc_for_odd_lengths_and_round_counts(password, sa
     assert sasl.sha512_crypt(password, salt, rounds) == expected
 
 
+@pytest.mark.skipif(sasl.libc_sha512_crypt("x", "ab", 5000) is None, reason="needs libcrypt")
+@pytest.mark.parametrize("password,salt,rounds", [
+    ("Hello world!", "saltstringsaltstring", 10000), (" ", "ab", 5000), ("a" * 100, "s./Zz09", 5041), ("pässwörd", "Q", 100000),
+])
+def test_libc_and_python_compute_the_same_hash(password, salt, rounds):
+    assert sasl.libc_sha512_crypt(password, salt, rounds) == sasl.sha512_crypt(password, salt, rounds)
+
+
+def test_a_password_libc_cannot_take_is_hashed_in_python():
+    assert sasl.libc_sha512_crypt("nul\0inside", "ab", 5000) is None
+    hashed = sasl.hash_password("nul\0inside", rounds=5000, salt="ab")
+    assert hashed == "{SHA512-CRYPT}" + sasl.sha512_crypt("nul\0inside", "ab", 5000)
+    assert sasl.verify_password("nul\0inside", hashed) and not sasl.verify_password("nul", hashed)
+
+
 @pytest.mark.skipif(not DOVEADM, reason="needs Dovecot's doveadm")
 @pytest.mark.parametrize("password", ["pa55 w0rd", "Correct-Horse-9", "ünïcödé:x"])
 def test_dovecot_verifies_our_hash_and_rejects_a_wrong_password(password):
