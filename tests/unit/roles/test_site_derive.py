@@ -62,7 +62,8 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
             includes.append(dict(task, when="'%s' in __mailrelay_jobs" % job))
     assert len(includes) == len(JOB_INCLUDES)
     compared = {"name": "Show the instances", "ansible.builtin.debug": {"msg": {
-        "planned": "{{ __mailrelay_postfix_instances }}", "by_the_roles": "{{ postfix_deferred_instances | default([]) }}"}}}
+        "planned": "{{ __mailrelay_postfix_instances }}", "by_the_roles": "{{ postfix_deferred_instances | default([]) }}",
+        "packages": "{{ __mailrelay_packages }}"}}}
     playbook = [dict(play, tasks=tasks + [shown] + includes + [compared])]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook))
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
@@ -96,6 +97,14 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
         names[host] = [instance["name"] for instance in shown["planned"]]
     assert names == {"edge1": ["postfix-inbound-relay", "postfix-submission"], "edge2": ["postfix-submission"],
                      "mx3": ["postfix-inbound-relay"], "core": ["postfix-hub"], "bystander": []}
+    # The preflight checks the postfix role's packages (its defaults), Dovecot only where users are.
+    with open(os.path.join(SMTP_ROOT, "roles", "postfix", "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle)
+    postfix_packages = defaults["postfix_packages"] + defaults["postfix_extra_packages"]
+    packages = {host: results["Show the instances"][host]["msg"]["packages"] for host in HOSTS}
+    assert packages == {"edge1": postfix_packages + defaults["postfix_dovecot_packages"],
+                        "edge2": postfix_packages + defaults["postfix_dovecot_packages"],
+                        "mx3": postfix_packages, "core": postfix_packages, "bystander": []}
     # The submission users travel with the instance, hashed by the module on the host.
     (submission,) = results["Show the instances"]["edge2"]["msg"]["planned"]
     assert submission["dovecot_sasl"] == {"users": [{"login": "alice@example.org", "password": "derive-once-secret"}], "hash_iterations": 100000}
