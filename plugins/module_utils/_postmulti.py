@@ -470,11 +470,7 @@ def sync_resolver(host, instance, dns_servers, check_mode=False, root='/'):
         if before == after:
             return None
         if not check_mode:
-            host.makedirs(posixpath.dirname(path), 0o755)
-            staged = path + '.mailrelay-new'
-            host.remove(staged)
-            host.write(staged, after, 0o644)
-            host.replace(staged, path)
+            _write_resolver(host, path, after)
         return before or '', after
     if own_resolver(host, instance) is None:
         return None
@@ -486,6 +482,28 @@ def sync_resolver(host, instance, dns_servers, check_mode=False, root='/'):
         else:
             host.remove(path)
     return before, after or ''
+
+
+def _write_resolver(host, path, text):
+    host.makedirs(posixpath.dirname(path), 0o755)
+    staged = path + '.mailrelay-new'
+    host.remove(staged)
+    host.write(staged, text, 0o644)
+    host.replace(staged, path)
+
+
+def _keep_own_resolver(host, instance, text):
+    """Put the instance's own resolver file (``text``, read before a start or reload) back.
+
+    Debian 13's ``postfix start`` runs its configure-instance step, which
+    copies the host's resolv.conf over the chroot's; without this, a hub
+    restarted by anyone would silently resolve through the host's servers.
+    """
+    if text is None:
+        return
+    path = posixpath.join(instance.queue_directory, RESOLVER_FILE)
+    if host.read(path) != text:
+        _write_resolver(host, path, text)
 
 
 def _systemd_escape(text):
@@ -523,9 +541,11 @@ def start(host, instance, root='/'):
     otherwise directly; surface the log when it does not come up."""
     offset = host.file_size(instance.maillog_file) if instance.maillog_file else 0
     prepare_chroot(host, instance, root)
+    own = own_resolver(host, instance)
     unit = systemd_unit(host, instance)
     argv = ['systemctl', 'start', unit] if unit else [host.command('postfix'), '-c', instance.config_dir, 'start']
     rc, out, err = host.run(argv)
+    _keep_own_resolver(host, instance, own)
     if rc == 0 and _wait(host, instance, True, START_WAIT):
         write_restart_stamp(host, instance)
         return
@@ -571,7 +591,9 @@ def stop(host, instance):
 
 def reload(host, instance):
     offset = host.file_size(instance.maillog_file) if instance.maillog_file else 0
+    own = own_resolver(host, instance)
     rc, out, err = host.run([host.command('postfix'), '-c', instance.config_dir, 'reload'])
+    _keep_own_resolver(host, instance, own)
     if rc != 0:
         raise InstanceError('postfix -c %s reload failed: %s; %s' % (
             instance.config_dir, (err or out).strip(), log_excerpt(host, instance, offset)))

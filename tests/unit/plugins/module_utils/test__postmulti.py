@@ -385,6 +385,33 @@ def test_start_without_systemd_prepares_the_chroot_and_runs_postfix_start(tmp_pa
     assert recorder.calls[-1] == ['postfix', '-c', instance.config_dir, 'stop']
 
 
+def test_an_own_resolver_survives_a_start_and_reload_that_copy_the_hosts(tmp_path):
+    # Debian 13's `postfix start` runs configure-instance, which copies the host's resolv.conf
+    # into the chroot; the instance's own file (dns_servers) must be back afterwards.
+    root = fake_root(tmp_path)
+    instance, queue = chroot_instance(tmp_path, MASTER_CHROOTED)
+    (queue / 'pid').mkdir()
+    resolver = queue / 'etc/resolv.conf'
+
+    class CopyingStart(Starting):
+        def run(self, argv, data=None, env=None):
+            if argv[-1] in ('start', 'reload'):
+                resolver.write_text((root / 'etc/resolv.conf').read_text())
+            return super().run(argv, data, env)
+
+    host = CopyingStart(Recorder())
+    postmulti.sync_resolver(host, instance, ['198.51.100.53'], root=str(root))
+    own = resolver.read_text()
+    postmulti.start(host, instance, root=str(root))
+    assert resolver.read_text() == own
+    postmulti.reload(host, instance)
+    assert resolver.read_text() == own
+    # without an own file, the host's copy stays what the start made
+    postmulti.sync_resolver(host, instance, [], root=str(root))
+    postmulti.start(host, instance, root=str(root))
+    assert resolver.read_text() == (root / 'etc/resolv.conf').read_text()
+
+
 def test_start_and_stop_under_systemd_go_through_the_unit(tmp_path):
     root = fake_root(tmp_path)
     (tmp_path / 'etc').mkdir()
