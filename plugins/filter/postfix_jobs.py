@@ -29,39 +29,15 @@ def postfix_job_instance(settings, job):
         raise AnsibleFilterError("postfix_job_instance(%s): bad settings: %s" % (job, exc))
 
 
-def _submission_problems(settings, role_only):
-    # What the submission role's Postfix tasks assert before they add the instance.
-    problems = []
-    if role_only["dovecot_manage"] and not settings["users"]:
-        problems.append("submission_users: who may authenticate is needed while submission_dovecot_manage is true")
-    if not role_only["dovecot_manage"] and not settings["sasl_path"]:
-        problems.append("submission_sasl_path: needed when submission_dovecot_manage is false")
-    if not settings["sender_login_maps"] and not settings["users"]:
-        problems.append("submission_sender_login_maps: needed when there are no submission_users")
-    for name in ("tls_cert_file", "tls_key_file"):
-        if not settings[name]:
-            problems.append("submission_%s: needed (AUTH is offered only over TLS)" % name)
-    return problems
-
-
 def host_postfix_instances(jobs, host, hub_fingerprints=None, role_settings=None):
     try:
-        found = _postfix_jobs.host_job_settings(jobs, host, hub_fingerprints or [], role_settings)
-    except (AttributeError, KeyError, TypeError) as exc:
+        instances, warnings = _postfix_jobs.host_instances(jobs, host, hub_fingerprints or [], role_settings)
+    except _postfix_jobs.JobSettingsError as exc:
+        raise AnsibleFilterError(str(exc))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("host_postfix_instances: the jobs of %s are not those topology_jobs_by_host derives: %s" % (host, exc))
-    instances = []
-    for job, settings, role_only in found:
-        problems, warnings = _job_settings.check(job, settings)
-        if job == "submission":
-            problems += _submission_problems(settings, role_only)
-        if problems:
-            raise AnsibleFilterError("the %s settings of %s are refused (nothing was changed):\n- %s" % (job, host, "\n- ".join(problems)))
-        for warning in warnings:
-            Display().warning(warning)
-        try:
-            instances.append(_postfix_jobs.host_instance(job, settings, role_only))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise AnsibleFilterError("host_postfix_instances(%s, %s): bad settings: %s" % (host, job, exc))
+    for warning in warnings:
+        Display().warning(warning)
     return instances
 
 

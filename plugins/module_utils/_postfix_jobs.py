@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl, _topology
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dovecot_sasl, _job_settings, _topology
 # Kept importable from here (filters, tests); lives with the host plan so that modules need not import this file.
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_host_plan import certificate_fingerprint  # noqa: F401 pylint: disable=unused-import
 
@@ -619,6 +619,45 @@ def host_instance(job, settings, role_only):
         users = [{key: value for key, value in user.items() if key in ("login", "password")} for user in settings["users"] or []]
         instance = dict(instance, dovecot_sasl={"users": users, "hash_iterations": int(role_only["hash_iterations"])})
     return instance
+
+
+class JobSettingsError(ValueError):
+    """A job's settings that its role would refuse; the message names the host, the job and every problem."""
+
+
+def _submission_problems(settings, role_only):
+    # What the submission role's Postfix tasks assert before they add the instance.
+    problems = []
+    if role_only["dovecot_manage"] and not settings["users"]:
+        problems.append("submission_users: who may authenticate is needed while submission_dovecot_manage is true")
+    if not role_only["dovecot_manage"] and not settings["sasl_path"]:
+        problems.append("submission_sasl_path: needed when submission_dovecot_manage is false")
+    if not settings["sender_login_maps"] and not settings["users"]:
+        problems.append("submission_sender_login_maps: needed when there are no submission_users")
+    for name in ("tls_cert_file", "tls_key_file"):
+        if not settings[name]:
+            problems.append("submission_%s: needed (AUTH is offered only over TLS)" % name)
+    return problems
+
+
+def host_instances(jobs, host, hub_fingerprints=(), role_settings=None):
+    """Every Postfix instance of one host, hub first, with the job roles' own checks.
+
+    Returns ``(instances, warnings)``. Raises JobSettingsError when a job role would
+    refuse its settings, and KeyError, ValueError or TypeError when ``jobs`` is not
+    what ``_topology.jobs_by_host`` derives.
+    """
+    instances = []
+    warnings = []
+    for job, settings, role_only in host_job_settings(jobs, host, hub_fingerprints, role_settings):
+        problems, found = _job_settings.check(job, settings)
+        if job == "submission":
+            problems += _submission_problems(settings, role_only)
+        if problems:
+            raise JobSettingsError("the %s settings of %s are refused (nothing was changed):\n- %s" % (job, host, "\n- ".join(problems)))
+        warnings.extend(found)
+        instances.append(host_instance(job, settings, role_only))
+    return instances, warnings
 
 
 def hub_foreign_certificates(jobs_by_host, hubs):

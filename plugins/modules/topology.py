@@ -18,8 +18,9 @@ description:
     starts with the field it is about, for example C(hub.servers[0].address).
   - Returns the servers, the wiring derived from the description (next hops of the relays, the hub's
     relay allow-list) and one audit target per server, without any secret.
-  - The role variables each host receives come from the filter P(mailrelay.smtp.topology_jobs_by_host#filter) (once
-    per play) or P(mailrelay.smtp.topology_jobs#filter), so that secrets never appear in a task result. See C(docs/topology.md).
+  - The role variables each host receives come from O(return_jobs) (one task per play, its result hidden as with
+    C(no_log)), the filter P(mailrelay.smtp.topology_jobs_by_host#filter) (once per play) or
+    P(mailrelay.smtp.topology_jobs#filter). See C(docs/topology.md).
   - Runs on the controller only; it never contacts a host.
 author: Mailrelay Maintainers (@mailrelay)
 extends_documentation_fragment:
@@ -42,6 +43,15 @@ options:
       - When omitted, host names are not checked against the inventory.
     type: list
     elements: str
+  return_jobs:
+    description:
+      - Also return RV(jobs_by_host), the role variables of every host's jobs, so that one C(run_once) task both
+        checks the description and derives the jobs (registered with C(run_once), the result reaches every host of
+        the play).
+      - They hold the submission users' and the smart host's passwords, so the whole result is then hidden like the
+        result of a task with C(no_log); a refused description still shows its problems, since no jobs are returned.
+    type: bool
+    default: false
 notes:
   - Validation rules include unknown jobs or keys, domain syntax, one unicast listen address per server
     (never all addresses) used by one job only, one server of each job per host, submission servers
@@ -66,6 +76,14 @@ EXAMPLES = r"""
     description: "{{ mailrelay_topology }}"
   register: plan
   run_once: true
+
+- name: Check the description and work out the jobs of every host in one task
+  mailrelay.smtp.topology:
+    description: "{{ mailrelay_topology }}"
+    inventory_hosts: "{{ groups['all'] }}"
+    return_jobs: true
+  run_once: true
+  register: mailrelay_checked
 
 - name: Print the wiring
   ansible.builtin.debug:
@@ -107,6 +125,37 @@ audit_targets:
   returned: success
   type: list
   elements: dict
+jobs_by_host:
+  description:
+    - For every inventory host that serves at least one job, its jobs' role variables, as
+      P(mailrelay.smtp.topology_jobs_by_host#filter) returns them. Secrets included; the result is hidden.
+  returned: success and O(return_jobs=true)
+  type: dict
+  sample:
+    mail1:
+      hub:
+        hub_platform: postfix
+        hub_address: 10.0.0.2
+windows_hosts:
+  description: The hosts that serve at least one job on IIS or Exchange.
+  returned: success and O(return_jobs=true)
+  type: list
+  elements: str
+  sample: [exch1]
+dkim_hosts:
+  description: The hosts of Postfix hubs that sign outbound mail with DKIM (an OpenDKIM milter beside the instance).
+  returned: success and O(return_jobs=true)
+  type: list
+  elements: str
+  sample: [mail1]
+hub_foreign_certificates:
+  description:
+    - The TLS client certificates that the hubs among the play's hosts (C(ansible_play_hosts)) trust and that live
+      on another host, to be read where they live (as P(mailrelay.smtp.hub_foreign_certificates#filter) returns them).
+  returned: success and O(return_jobs=true)
+  type: list
+  elements: dict
+  sample: [{hub: mail1, host: edge1, cert_file: /etc/ssl/certs/edge1.pem}]
 problems:
   description: Every problem found, each starting with the field it is about.
   returned: failure

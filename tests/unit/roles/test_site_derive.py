@@ -36,7 +36,8 @@ TOPOLOGY = {
     "hub": {"servers": [{"host": "core", "address": "10.0.0.2"}]},
 }
 HOSTS = ("edge1", "edge2", "mx3", "core", "bystander")
-DERIVE_ONCE_TASK = "Work out the jobs of every host once"
+DERIVE_ONCE_TASK = "Check the topology description and work out the jobs of every host once"
+PREFLIGHT_TASK = "Check and plan the Postfix instances of every host before any host changes"
 LAST_CONTROLLER_TASK = DERIVE_ONCE_TASK
 JOB_INCLUDES = ("Deploy the hub", "Deploy the inbound relay", "Deploy the submission server")
 
@@ -51,7 +52,7 @@ def site_controller_tasks():
 def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
     play, tasks = site_controller_tasks()
     derive = [task for task in tasks if task["name"] == DERIVE_ONCE_TASK]
-    assert derive and derive[0]["run_once"] is True and derive[0]["no_log"] is True
+    assert derive and derive[0]["run_once"] is True and derive[0]["mailrelay.smtp.topology"]["return_jobs"] is True
     shown = {"name": "Show the jobs", "ansible.builtin.debug": {"var": "__mailrelay_jobs"}}
     # site.yml's own job role includes, run for every job of the host (as before the
     # one-step plan): each role adds its instance to postfix_deferred_instances.
@@ -61,9 +62,11 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
             job = task["ansible.builtin.include_role"]["name"].split(".")[-1]
             includes.append(dict(task, when="'%s' in __mailrelay_jobs" % job))
     assert len(includes) == len(JOB_INCLUDES)
+    (preflight,) = [task for task in play["tasks"] if task["name"] == PREFLIGHT_TASK]
+    packages = {name: preflight["mailrelay.smtp.postfix_jobs"][name] for name in ("packages", "dovecot_packages")}
     compared = {"name": "Show the instances", "ansible.builtin.debug": {"msg": {
         "planned": "{{ __mailrelay_postfix_instances }}", "by_the_roles": "{{ postfix_deferred_instances | default([]) }}",
-        "packages": "{{ __mailrelay_packages }}"}}}
+        "packages": packages}}}
     playbook = [dict(play, tasks=tasks + [shown] + includes + [compared])]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook))
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(
@@ -97,14 +100,14 @@ def test_site_derives_once_and_every_host_gets_its_own_jobs(tmp_path):
         names[host] = [instance["name"] for instance in shown["planned"]]
     assert names == {"edge1": ["postfix-inbound-relay", "postfix-submission"], "edge2": ["postfix-submission"],
                      "mx3": ["postfix-inbound-relay"], "core": ["postfix-hub"], "bystander": []}
-    # The preflight checks the postfix role's packages (its defaults), Dovecot only where users are.
+    # The preflight checks the postfix role's packages (its defaults); the action adds Dovecot's
+    # only where an instance has users (tests/unit/plugins/action/test_postfix_jobs.py).
     with open(os.path.join(SMTP_ROOT, "roles", "postfix", "defaults", "main.yml")) as handle:
         defaults = yaml.safe_load(handle)
-    postfix_packages = defaults["postfix_packages"] + defaults["postfix_extra_packages"]
-    packages = {host: results["Show the instances"][host]["msg"]["packages"] for host in HOSTS}
-    assert packages == {"edge1": postfix_packages + defaults["postfix_dovecot_packages"],
-                        "edge2": postfix_packages + defaults["postfix_dovecot_packages"],
-                        "mx3": postfix_packages, "core": postfix_packages, "bystander": []}
+    for host in HOSTS:
+        assert results["Show the instances"][host]["msg"]["packages"] == {
+            "packages": defaults["postfix_packages"] + defaults["postfix_extra_packages"],
+            "dovecot_packages": defaults["postfix_dovecot_packages"]}, host
     # The submission users travel with the instance, hashed by the module on the host.
     (submission,) = results["Show the instances"]["edge2"]["msg"]["planned"]
     assert submission["dovecot_sasl"] == {"users": [{"login": "alice@example.org", "password": "derive-once-secret"}], "hash_iterations": 100000}

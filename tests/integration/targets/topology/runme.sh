@@ -41,9 +41,12 @@ ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "con
 echo "== second run changes nothing"
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "second run failed"
 [[ $(recap_changed) == 0 ]] || fail "second run reported changed=$(recap_changed)"
-# A no-op is the preflight alone: the converge call does not run.
-grep -A2 'TASK \[Converge the Postfix instances of every job of this host in one call\]' "$log" | grep -q 'skipping: \[topo\]' \
-  || fail "the converge call ran on a no-op"
+# A no-op is the preflight alone: every host ends the play after it, so no later task
+# (packages, job roles, the converge call) is even reached.
+grep -q 'TASK \[End the play for a host whose whole plan changes nothing\]' "$log" || fail "no host ended after its preflight"
+if grep -q 'TASK \[Converge the Postfix instances of every job of this host in one call\]' "$log"; then
+  fail "the converge task was reached on a no-op"
+fi
 
 echo "== a hand edit shows up as exactly that drift in --check --diff"
 # shellcheck disable=SC2016  # $myhostname is Postfix's, not the shell's

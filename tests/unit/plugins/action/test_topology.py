@@ -68,3 +68,38 @@ def test_problems_are_listed_with_their_field():
 def test_description_must_be_a_mapping():
     with pytest.raises(AnsibleActionFail, match="description"):
         run({"description": "nope"})
+
+
+def test_return_jobs_derives_every_host_once_and_hides_the_result():
+    mixed = dict(DESCRIPTION,
+                 inbound_relay={"servers": [{"host": "lab", "address": "192.0.2.12"}, {"host": "mx2", "address": "192.0.2.31", "platform": "iis"}]},
+                 hub={"servers": [{"host": "lab", "address": "192.0.2.13"}], "submission_trust": "certificate"},
+                 submission=dict(DESCRIPTION["submission"], servers=[{"host": "lab", "address": "192.0.2.11"}, {"host": "edge", "address": "192.0.2.20"}]))
+    action = make_action(ActionModule, {"description": mixed, "return_jobs": True})
+    action._execute_module = None
+    result = action.run(task_vars={"ansible_play_hosts": ["lab", "mx2", "edge"]})
+    assert not result.get("failed")
+    # The jobs hold passwords: the whole result is shown censored, as with no_log.
+    assert result["_ansible_no_log"] is True
+    assert result["jobs_by_host"] == _topology.jobs_by_host(_topology.normalize(mixed))
+    assert result["windows_hosts"] == ["mx2"] and result["dkim_hosts"] == []
+    # The hub on lab reads the certificate of the submission server on edge where it lives.
+    assert result["hub_foreign_certificates"] == [{"hub": "lab", "host": "edge", "cert_file": "/etc/ssl/m.pem"}]
+    # Only the hubs of the play read: without lab in the play, nothing is read.
+    action = make_action(ActionModule, {"description": mixed, "return_jobs": True})
+    assert action.run(task_vars={"ansible_play_hosts": ["edge"]})["hub_foreign_certificates"] == []
+    # Without return_jobs, nothing secret and nothing hidden.
+    plain = run({"description": mixed})
+    assert "jobs_by_host" not in plain and "_ansible_no_log" not in plain and PASSWORD_FREE(plain)
+
+
+def test_dkim_hosts_are_the_postfix_hubs_that_sign():
+    signing = dict(DESCRIPTION, dkim={"selectors": ["s2026"], "active": "s2026"})
+    result = run({"description": signing, "return_jobs": True})
+    assert not result.get("failed"), result.get("msg")
+    assert result["dkim_hosts"] == ["lab"] and result["windows_hosts"] == []
+
+
+def PASSWORD_FREE(result):  # pylint: disable=invalid-name
+    dumped = json.dumps(result)
+    return "very-secret-pw" not in dumped and "smarthost-secret" not in dumped

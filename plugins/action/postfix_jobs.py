@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the mailrelay.smtp collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin of mailrelay.smtp.postfix_jobs (documentation: plugins/modules/postfix_jobs.py).
+
+One host's Postfix instances are built here, on the controller, from the host's topology
+jobs (module_utils/_postfix_jobs.py: the job roles' own checks and builders), then planned
+or converged on the host by one call of mailrelay.smtp.postfix_instances. Python rather
+than Jinja: a no-op re-run pays for no template and no filter plugin loading.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_jobs
+
+MODULE = "mailrelay.smtp.postfix_instances"
+ARGUMENT_SPEC = {
+    "jobs": {"type": "dict", "required": True},
+    "host": {"type": "str"},
+    "certificate_reads": {"type": "list", "elements": "dict", "default": []},
+    "packages": {"type": "list", "elements": "str", "default": []},
+    "dovecot_packages": {"type": "list", "elements": "str", "default": []},
+    "record_path": {"type": "str", "default": ""},
+    "retire_queued": {"type": "str", "choices": ["refuse", "flush", "drop"], "default": "refuse"},
+    "reload_changed": {"type": "bool", "default": False},
+}
+
+
+def role_settings(variables):
+    """The role-only settings (``_postfix_jobs.ROLE_ONLY_DEFAULTS``) that ``variables`` set,
+    by their role variable names (``submission_hash_iterations``...)."""
+    found = {}
+    for job, defaults in _postfix_jobs.ROLE_ONLY_DEFAULTS.items():
+        for name in defaults:
+            variable = "%s_%s" % (job, name)
+            if variable in variables:
+                found.setdefault(job, {})[name] = variables[variable]
+    return found
+
+
+def trusted_fingerprints(reads, host):
+    """Fingerprints of the certificates read for ``host``'s hub (entries ``{item: {hub}, content}``)."""
+    fingerprints = []
+    for read in reads:
+        item = read.get("item") or {}
+        if item.get("hub") != host or read.get("skipped"):
+            continue
+        if read.get("failed") or "content" not in read:
+            raise ValueError("certificate_reads: the certificate %s on %s was not read" % (item.get("cert_file"), item.get("host")))
+        try:
+            pem = base64.b64decode(read["content"], validate=True).decode("ascii")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ValueError("certificate_reads: %s on %s is not base64 PEM text: %s" % (item.get("cert_file"), item.get("host"), exc))
+        fingerprints.append(_postfix_jobs.certificate_fingerprint(pem))
+    return fingerprints
+
+
+def module_args(params, host, variables):
+    """The arguments of the one postfix_instances call, and the warnings of the job checks."""
+    fingerprints = trusted_fingerprints(params["certificate_reads"], host)
+    settings = {job: {name: _as_setting(value, _postfix_jobs.ROLE_ONLY_DEFAULTS[job][name]) for name, value in values.items()}
+                for job, values in role_settings(variables).items()}
+    instances, warnings = _postfix_jobs.host_instances(params["jobs"], host, fingerprints, settings)
+    packages = list(params["packages"]) if instances else []
+    if any("dovecot_sasl" in instance for instance in instances):
+        packages += [package for package in params["dovecot_packages"] if package not in packages]
+    args = {
+        "instances": instances,
+        "packages": packages,
+        "retire_queued": params["retire_queued"],
+        "reload_changed": params["reload_changed"],
+    }
+    if params["record_path"]:
+        args["record_path"] = params["record_path"]
+    return args, warnings
+
+
+def _as_setting(value, default):
+    """A role variable read from the inventory, in the type of its default."""
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on", "y")
+        return bool(value)
+    if isinstance(default, int):
+        return int(value)
+    return value
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def _role_variables(self, task_vars):
+        """The host's role-only variables that are set, templated as a role would read them."""
+        names = ["%s_%s" % (job, name) for job, defaults in _postfix_jobs.ROLE_ONLY_DEFAULTS.items() for name in defaults]
+        return {name: self._templar.template(task_vars[name]) for name in names if name in task_vars}
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = params["host"] or task_vars.get("inventory_hostname")
+        try:
+            args, warnings = module_args(params, host, self._role_variables(task_vars))
+        except _postfix_jobs.JobSettingsError as exc:
+            return dict(result, failed=True, changed=False, msg=str(exc))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            return dict(result, failed=True, changed=False,
+                        msg="postfix_jobs: the jobs of %s are not those mailrelay.smtp.topology derives: %s; nothing was changed" % (host, exc))
+        if not args["instances"] and "record_path" not in args:
+            # Nothing of this host is Postfix's, and no record of instances it may have to retire.
+            return dict(result, changed=False, skipped=True, skip_reason="%s serves no job on Postfix" % host)
+        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        if warnings:
+            result.setdefault("warnings", []).extend(warnings)
+        return result
