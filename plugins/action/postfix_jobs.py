@@ -61,8 +61,27 @@ def trusted_fingerprints(reads, host):
     return fingerprints
 
 
-def module_args(params, host, variables):
-    """The arguments of the one postfix_instances call, and the warnings of the job checks."""
+def signer(jobs):
+    """The OpenDKIM signer of the host's Postfix hub, in the options the hub role gives
+    mailrelay.smtp.opendkim (roles/hub/tasks/opendkim.yml); None when it does not sign."""
+    hub = jobs.get("hub") or {}
+    if hub.get("hub_platform") != "postfix" or not hub.get("hub_dkim"):
+        return None
+    return {
+        "name": hub["hub_instance"],
+        "keys": hub["hub_dkim"]["keys"],
+        "domains": hub["hub_domains"],
+        "internal_hosts": [client["address"] for client in hub["hub_relay_clients"]],
+        "address": hub["hub_dkim"]["address"],
+        "port": hub["hub_dkim"]["port"],
+    }
+
+
+def module_args(params, host, variables, check_mode=False):
+    """The arguments of the one postfix_instances call, and the warnings of the job checks.
+
+    In check mode a DKIM-signing hub's signer is planned in the same call (the hub role applies it).
+    """
     fingerprints = trusted_fingerprints(params["certificate_reads"], host)
     settings = {job: {name: _as_setting(value, _postfix_jobs.ROLE_ONLY_DEFAULTS[job][name]) for name, value in values.items()}
                 for job, values in role_settings(variables).items()}
@@ -78,6 +97,9 @@ def module_args(params, host, variables):
     }
     if params["record_path"]:
         args["record_path"] = params["record_path"]
+    dkim = signer(params["jobs"]) if check_mode else None
+    if dkim:
+        args["opendkim"] = dkim
     return args, warnings
 
 
@@ -107,7 +129,7 @@ class ActionModule(ActionBase):
         dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         host = params["host"] or task_vars.get("inventory_hostname")
         try:
-            args, warnings = module_args(params, host, self._role_variables(task_vars))
+            args, warnings = module_args(params, host, self._role_variables(task_vars), self._task.check_mode)
         except _postfix_jobs.JobSettingsError as exc:
             return dict(result, failed=True, changed=False, msg=str(exc))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:

@@ -165,7 +165,6 @@ action:
   type: str
 """
 
-import glob
 import os
 import pwd
 import shutil
@@ -176,19 +175,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dkim_host
 
-_USER = "opendkim"
+_USER = _dkim_host.USER
 # Bounded wait for a signer to start or stop: 50 x 0.1 s.
 _POLLS = 50
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def _owner(module):
@@ -237,37 +228,12 @@ def _generate(module, key, uid, gid):
         os.umask(old_umask)
 
 
-class _Signer:
+class _Signer(_dkim_host.SignerProcess):
     """One OpenDKIM process: through systemd when it runs, otherwise started directly."""
 
     def __init__(self, module, name, files):
+        super().__init__(module.run_command, name, files)
         self.module = module
-        self.name = name
-        self.files = files
-        self.systemd = os.path.isdir("/run/systemd/system")
-        self.unit_path = "/etc/systemd/system/" + files["unit"]
-
-    def pid(self):
-        text = _read(self.files["pid"])
-        if not text or not text.strip().isdigit():
-            return None
-        pid = int(text.strip())
-        cmdline = _read("/proc/%d/cmdline" % pid) or ""
-        stat = (_read("/proc/%d/stat" % pid) or "").rsplit(")", 1)[-1].split()
-        # An exited signer that nobody reaped yet (state Z) has stopped.
-        return pid if "opendkim" in cmdline and stat[:1] != ["Z"] else None
-
-    def running(self):
-        if self.systemd:
-            rc, dummy, dummy2 = self.module.run_command(["systemctl", "is-active", "--quiet", self.files["unit"]])
-            return rc == 0
-        return self.pid() is not None
-
-    def unit_text(self):
-        if not self.systemd:
-            return None
-        text = _dkim.render_unit(self.name, self.files)
-        return None if _read(self.unit_path) == text else text
 
     def _run(self, argv):
         rc, out, err = self.module.run_command(argv)
@@ -415,9 +381,8 @@ def main():
     except ValueError:
         module.fail_json(msg="address: %r is not an IP address" % params["address"])
 
-    existing = {key["key_selector"] for key in keys if os.path.exists(key["path"])}
     result = dict(changed=False, generated=[], removed=[], missing=[], milter=milter, action="none", public_keys=[], missing_packages=[])
-    if params["report_missing"] and params["state"] == "present" and not os.path.exists("/usr/sbin/opendkim"):
+    if params["report_missing"] and params["state"] == "present" and not os.path.exists(_dkim_host.OPENDKIM):
         result["missing_packages"] = ["opendkim"]
         module.exit_json(**result)
 
@@ -429,59 +394,22 @@ def main():
         ]
 
     if params["state"] == "read":
+        existing = {key["key_selector"] for key in keys if os.path.exists(key["path"])}
         result.update(missing=[key["key_selector"] for key in keys if key["key_selector"] not in existing], public_keys=public_keys(existing))
         module.exit_json(**result)
 
-    on_disk = set(glob.glob(where["keys"] + "/*.private"))
-    wanted_keys = {key["path"] for key in keys}
-    stale = sorted(on_disk - wanted_keys) if params["prune"] else []
-    generate = [key for key in keys if key["key_selector"] not in existing]
-    internal_hosts = _dkim.render_internal_hosts(params["internal_hosts"])
     signers = _signers(module, name, where)
-    wanted_files = {where["internal_hosts"]: internal_hosts}
-    plans = {}
-    for algorithm, signer in signers.items():
-        files = signer.files
-        if algorithm not in algorithms:
-            # No key of this algorithm (any more): its signer stops, its files go.
-            leftovers = [path for path in (files["config"], files["key_table"], files["signing_table"]) if os.path.exists(path)]
-            plans[algorithm] = {"action": "stopped" if signer.running() else "none", "remove": leftovers, "texts": None}
-            continue
-        own = [key for key in keys if key["algorithm"] == algorithm]
-        texts = {
-            "algorithm": algorithm,
-            "config_for": lambda paths, port=params["port"]: _dkim.render_config(paths, params["address"], port, _USER),
-            "key_table": _dkim.render_key_table(where, own),
-            "signing_table": _dkim.render_signing_table(domains, own),
-            "internal_hosts": internal_hosts,
-        }
-        desired = {files["config"]: texts["config_for"](files), files["key_table"]: texts["key_table"], files["signing_table"]: texts["signing_table"]}
-        wanted_files.update(desired)
-        changed = {path: text for path, text in desired.items() if _read(path) != text}
-        running = signer.running()
-        if not running:
-            action = "started"
-        elif changed or stale or _read(where["internal_hosts"]) != internal_hosts:
-            action = "reloaded"
-        else:
-            action = "none"
-        plans[algorithm] = {"action": action, "remove": [], "texts": texts, "unit": signer.unit_text()}
-    changed_files = {path: text for path, text in wanted_files.items() if _read(path) != text}
-    removed_files = [path for plan in plans.values() for path in plan["remove"]]
-    actions = sorted({plan["action"] for plan in plans.values()} - {"none"})
-    key_list_before = "".join("%s\n" % os.path.basename(path) for path in sorted(on_disk))
-    key_list_after = "".join("%s\n" % os.path.basename(path) for path in sorted(wanted_keys | (on_disk - set(stale))))
+    planned = _dkim_host.plan(params, where, keys, domains, signers)
+    generate, stale, plans, changed_files = planned["generate"], planned["stale"], planned["plans"], planned["changed_files"]
     result.update(
         generated=[key["key_selector"] for key in generate],
         removed=[os.path.basename(path)[: -len(".private")] for path in stale],
-        action=", ".join(actions) or "none",
-        changed=bool(generate or stale or changed_files or removed_files or actions or any(plan.get("unit") for plan in plans.values())),
-        diff=[dict(before_header=path, after_header=path, before=_read(path) or "", after=text) for path, text in sorted(changed_files.items())]
-        + [dict(before_header=path, after_header=path, before=_read(path) or "", after="") for path in removed_files]
-        + [dict(before_header=where["keys"] + " (key files)", after_header=where["keys"] + " (key files)", before=key_list_before, after=key_list_after)],
+        action=planned["action"],
+        changed=planned["changed"],
+        diff=planned["diff"],
     )
     if module.check_mode:
-        result["public_keys"] = public_keys(existing)
+        result["public_keys"] = public_keys(planned["existing"])
         module.exit_json(**result)
 
     uid, gid = _owner(module)

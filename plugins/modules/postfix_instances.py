@@ -95,7 +95,19 @@ options:
     type: list
     elements: str
     default: []
+  opendkim:
+    description:
+      - An OpenDKIM signer set beside the instances (a DKIM-signing hub's) to check together with them, with the
+        options of M(mailrelay.smtp.opendkim) for O(mailrelay.smtp.opendkim#module:state=present) - C(name),
+        C(keys), C(domains), C(internal_hosts), C(address), C(port), C(config_dir) and C(prune), same meaning and
+        defaults.
+      - Only planned, never changed, and so only in check mode (refused otherwise); M(mailrelay.smtp.opendkim)
+        applies it. What it would change is returned in RV(opendkim) and counts in RV(changed) and
+        RV(plan_changed), so that a preflight of a DKIM-signing hub that changes nothing stays one module call.
+      - Without OpenDKIM installed (C(/usr/sbin/opendkim)), RV(opendkim) reports C(missing_packages) and a change.
+    type: dict
 seealso:
+  - module: mailrelay.smtp.opendkim
   - module: mailrelay.smtp.postfix_instance
   - module: mailrelay.smtp.postfix_config
 """
@@ -184,6 +196,14 @@ plan_changed:
       that changes nothing must not count as a change in the play recap).
   returned: always
   type: bool
+opendkim:
+  description:
+    - What bringing O(opendkim) to its options would change - C(changed), C(action) (C(none), C(started),
+      C(reloaded), C(stopped)), C(generated) and C(removed) key selectors, C(missing_packages) - as
+      M(mailrelay.smtp.opendkim) in check mode reports it.
+  returned: when O(opendkim) is given
+  type: dict
+  sample: {changed: false, action: none, generated: [], removed: [], missing_packages: []}
 missing_packages:
   description: Packages of O(packages) that are not installed; when not empty, nothing else was done.
   returned: always
@@ -198,6 +218,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim as dkim
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim_host as dkim_host
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl as sasl
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_host_plan as host_plan
@@ -395,6 +417,32 @@ def _missing_packages(module, packages):
     return [package for package in packages if package not in installed]
 
 
+def _plan_opendkim(module):
+    """What mailrelay.smtp.opendkim would change for O(opendkim), changing nothing; None without it."""
+    params = module.params['opendkim']
+    if params is None:
+        return None
+    if not module.check_mode:
+        module.fail_json(msg='opendkim: only checked, in check mode; mailrelay.smtp.opendkim applies it')
+    name = params['name']
+    if not dkim.NAME.match(name):
+        module.fail_json(msg="opendkim.name: %r must be lower-case letters, digits, '-' and '_'" % name)
+    domains = [domain.lower() for domain in params['domains']]
+    problems = dkim.validate(params['keys'], domains, params['internal_hosts'], params['port'])
+    if problems:
+        module.fail_json(msg='opendkim: %s' % '; '.join(problems), problems=problems)
+    if not os.path.exists(dkim_host.OPENDKIM):
+        return dict(changed=True, action='none', generated=[], removed=[], missing_packages=['opendkim'], diff=[])
+    where = dkim.paths(name, params['config_dir'])
+    keys = [dict(key, path=dkim.key_path(where, key['key_selector'])) for key in params['keys']]
+    signers = {algorithm: dkim_host.SignerProcess(module.run_command, name, dkim.signer_paths(where, name, algorithm))
+               for algorithm in dkim.ALGORITHMS}
+    planned = dkim_host.plan(params, where, keys, domains, signers)
+    return dict(changed=planned['changed'], action=planned['action'], generated=[key['key_selector'] for key in planned['generate']],
+                removed=[os.path.basename(path)[:-len('.private')] for path in planned['stale']], missing_packages=[],
+                diff=planned['diff'] if planned['changed'] else [])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -404,6 +452,21 @@ def main():
             reload_changed=dict(type='bool', default=False),
             record_path=dict(type='path'),
             retire_queued=dict(type='str', choices=['refuse', 'flush', 'drop'], default='refuse'),
+            opendkim=dict(type='dict', options=dict(
+                name=dict(type='str', required=True),
+                keys=dict(type='list', elements='dict', required=True, no_log=False, options=dict(
+                    key_selector=dict(type='str', required=True, no_log=False),
+                    algorithm=dict(type='str', required=True, choices=list(dkim.ALGORITHMS)),
+                    active=dict(type='bool', default=False),
+                    selector=dict(type='str'),
+                )),
+                domains=dict(type='list', elements='str', default=[]),
+                internal_hosts=dict(type='list', elements='str', default=[]),
+                address=dict(type='str', default='127.0.0.1'),
+                port=dict(type='int', default=dkim.DEFAULT_PORT),
+                config_dir=dict(type='path', default='/etc/mailrelay/opendkim'),
+                prune=dict(type='bool', default=True),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -416,6 +479,7 @@ def main():
             if isinstance(user, dict) and isinstance(user.get('password'), str) and user['password']:
                 module.no_log_values.add(user['password'])
     instances, dovecots = _validated_instances(module)
+    signer = _plan_opendkim(module)
     missing = _missing_packages(module, module.params['packages'])
     if missing:
         module.exit_json(changed=False, plan_changed=False, instances=[], dovecot_sasl=[], reload_needed=[], restart_needed=[],
@@ -483,7 +547,12 @@ def main():
             diff.extend(dict(item, before_header='dovecot-%s: %s' % (params['name'], item.get('before_header', '')),
                              after_header='dovecot-%s: %s' % (params['name'], item.get('after_header', '')))
                         for item in (items if isinstance(items, list) else [items]))
-    changed = any(result['changed'] for result in results + sasl_results + retired) or record_after != record_text
+    if signer is not None:
+        diff.extend(dict(item, before_header='opendkim-%s: %s' % (module.params['opendkim']['name'], item['before_header']),
+                         after_header='opendkim-%s: %s' % (module.params['opendkim']['name'], item['after_header']))
+                    for item in signer.pop('diff'))
+    changed = (any(result['changed'] for result in results + sasl_results + retired) or record_after != record_text
+               or bool(signer and signer['changed']))
     output = dict(
         changed=changed,
         plan_changed=changed,
@@ -495,6 +564,8 @@ def main():
         restart_needed=[result['name'] for result in results if result.get('restart_needed')],
         missing_packages=[],
     )
+    if signer is not None:
+        output['opendkim'] = signer
     if module._diff and diff:
         output['diff'] = diff
     module.exit_json(**output)

@@ -19,6 +19,9 @@ description:
   - Then runs M(mailrelay.smtp.postfix_instances) once on the host with those instances, the packages to check
     and the record of retiring instances. In check mode that call validates and plans everything and changes
     nothing; C(playbooks/site.yml) runs it this way as every host's preflight, before any host changes.
+  - In check mode, a Postfix hub that signs with DKIM has its OpenDKIM signers planned in the same call
+    (O(mailrelay.smtp.postfix_instances#module:opendkim), with the options the hub role gives M(mailrelay.smtp.opendkim)),
+    so that its preflight is one module call too; outside check mode the hub role applies them.
   - Jobs on IIS or Exchange are not Postfix's and are left out. A host with no Postfix job and no O(record_path)
     is skipped without contacting it.
   - Role variables that the description does not set are read from the host's variables, as the job roles read
@@ -153,6 +156,11 @@ plan_changed:
   description: Whether the call changed (in check mode, would change) anything, kept when a task overrides C(changed).
   returned: when the host has a Postfix job or O(record_path)
   type: bool
+opendkim:
+  description: What the DKIM-signing hub's OpenDKIM signers would change, as M(mailrelay.smtp.postfix_instances) returns it.
+  returned: in check mode, on the host of a Postfix hub that signs with DKIM
+  type: dict
+  sample: {changed: false, action: none, generated: [], removed: [], missing_packages: []}
 missing_packages:
   description: Packages of O(packages) and, where needed, O(dovecot_packages) that are not installed; when not empty, nothing else was done.
   returned: when the host has a Postfix job or O(record_path)

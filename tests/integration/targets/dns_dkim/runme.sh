@@ -94,6 +94,12 @@ echo "== converge with DKIM, then nothing changes"
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "converge failed"
 ansible-playbook "${inventory[@]}" mailrelay.smtp.site >"$log" 2>&1 || fail "second run failed"
 [[ $(recap_changed) == 0 ]] || fail "second run reported changed=$(recap_changed)"
+# The signing hub's no-op is its preflight alone: OpenDKIM is planned in the same call,
+# so the hub role (its opendkim call) is not even reached.
+grep -q 'TASK \[End the play for a host whose whole plan changes nothing\]' "$log" || fail "the hub did not end after its preflight"
+if grep -q 'TASK \[mailrelay.smtp.hub : Sign the own domains' "$log"; then
+  fail "the hub role's opendkim call ran on a no-op"
+fi
 keys=/etc/mailrelay/opendkim/postfix-dns-hub/keys
 [[ $(stat -c '%a %U' "$keys/s1-hub.private") == "600 opendkim" ]] || fail "RSA key is not 0600 opendkim: $(stat -c '%a %U' "$keys/s1-hub.private")"
 [[ $(stat -c '%a %U' "$keys/s1-hub-ed25519.private") == "600 opendkim" ]] || fail "Ed25519 key is not 0600 opendkim"

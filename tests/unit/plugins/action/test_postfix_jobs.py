@@ -51,9 +51,9 @@ def jobs_by_host(topology=None):
 class Call:
     """Runs the action with ``_execute_module`` patched; ``calls`` holds what the host would have received."""
 
-    def __init__(self, args, variables=None, answer=None):
+    def __init__(self, args, variables=None, answer=None, check_mode=True):
         self.calls = []
-        self.action = make_action(ActionModule, args, check_mode=True, action_name="mailrelay.smtp.postfix_jobs")
+        self.action = make_action(ActionModule, args, check_mode=check_mode, action_name="mailrelay.smtp.postfix_jobs")
         self.action._templar = MagicMock()
         self.action._templar.template.side_effect = lambda value: value
         self.action._execute_module = self.execute
@@ -177,3 +177,24 @@ def test_the_defaults_of_role_variables_are_the_job_roles_own():
         with open(os.path.join(SMTP_ROOT, "roles", job, "defaults", "main.yml")) as handle:
             role_defaults = yaml.safe_load(handle) or {}
         assert {name: role_defaults["%s_%s" % (job, name)] for name in defaults} == defaults, job
+
+
+def test_a_signing_hub_plans_its_opendkim_signer_in_the_same_call_as_the_hub_role_applies_it():
+    signing = dict(TOPOLOGY, dkim={"selectors": ["s2026"], "active": "s2026"})
+    jobs = jobs_by_host(signing)["core"]
+    ((dummy, args),) = Call({"jobs": jobs}).calls
+    hub = jobs["hub"]
+    assert args["opendkim"] == {
+        "name": "postfix-hub", "keys": hub["hub_dkim"]["keys"], "domains": ["example.org"],
+        "internal_hosts": [client["address"] for client in hub["hub_relay_clients"]],
+        "address": "127.0.0.1", "port": 8891}
+    # The options are those the hub role gives mailrelay.smtp.opendkim (plus its own report_missing).
+    with open(os.path.join(SMTP_ROOT, "roles", "hub", "tasks", "opendkim.yml")) as handle:
+        (applied,) = [task["mailrelay.smtp.opendkim"] for task in yaml.safe_load(handle) if task["name"].startswith("Sign the own domains")][:1]
+    assert set(applied) - {"report_missing"} == set(args["opendkim"])
+    # Outside check mode the signer is the hub role's alone: postfix_instances only plans it.
+    ((dummy, args),) = Call({"jobs": jobs}, check_mode=False).calls
+    assert "opendkim" not in args
+    # A hub that does not sign has no signer to plan.
+    ((dummy, args),) = Call({"jobs": jobs_by_host()["core"]}).calls
+    assert "opendkim" not in args

@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim, _dkim_host
 from ansible_collections.mailrelay.smtp.plugins.module_utils._postfix_engine import ValidationFailed
-from ansible_collections.mailrelay.smtp.plugins.modules import postfix_instances
+from ansible_collections.mailrelay.smtp.plugins.modules import opendkim, postfix_instances
 
 
 def run_module(args, capsys):
@@ -283,3 +286,69 @@ def test_check_mode_with_reload_changed_tells_the_reload_the_call_would_do(capsy
     assert code == 0 and result['reload_needed'] == []
     assert result['instances'][0]['service_action'] == 'reloaded'
     assert result['diff'][-1]['after'] == 'postfix-hub: running (reloaded)\n'
+
+
+# opendkim: a DKIM-signing hub's signers are planned with the instances (check mode only), with the
+# same plan the opendkim module applies (module_utils/_dkim_host.py).
+SIGNER = dict(name='postfix-hub', domains=['example.org'], internal_hosts=['192.0.2.10'],
+              keys=[dict(key_selector='s1-hub', algorithm='rsa', active=True)])
+
+
+@pytest.fixture(name='signers')
+def signers_fixture(tmp_path, monkeypatch):
+    """The opendkim module converges real files in tmp_path; its processes are replaced by a flag."""
+    if not shutil.which('openssl') or not os.path.exists('/usr/sbin/opendkim'):
+        pytest.skip('needs openssl and opendkim')
+    running = set()
+    real_paths = _dkim.paths
+    monkeypatch.setattr(_dkim, 'paths', lambda name, config_dir: dict(real_paths(name, config_dir), run_dir=str(tmp_path / 'run')))
+    monkeypatch.setattr(opendkim, '_owner', lambda module: (os.getuid(), os.getgid()))
+    monkeypatch.setattr(_dkim_host.SignerProcess, 'running', lambda self: self.files['algorithm'] in running)
+    monkeypatch.setattr(_dkim_host.SignerProcess, 'unit_text', lambda self: None)
+    monkeypatch.setattr(opendkim._Signer, 'start', lambda self: running.add(self.files['algorithm']))
+    signer = dict(SIGNER, config_dir=str(tmp_path / 'dkim'))
+
+    def converge(capsys):
+        with patch_module_args(signer):
+            with pytest.raises(SystemExit):
+                opendkim.main()
+        return json.loads(capsys.readouterr().out)
+    return signer, converge
+
+
+def test_the_signers_are_planned_with_the_instances_and_nothing_is_written(capsys, recorder, signers, tmp_path):
+    signer, converge = signers
+    fake = recorder()
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], opendkim=signer, _ansible_check_mode=True), capsys)
+    assert code == 0 and fake.calls == [('postfix-hub', True)]
+    assert result['opendkim'] == dict(changed=True, action='started', generated=['s1-hub'], removed=[], missing_packages=[])
+    assert result['changed'] is True and result['plan_changed'] is True
+    assert not (tmp_path / 'dkim').exists()
+    # Once the opendkim module has applied it, the same preflight plans no change at all.
+    assert converge(capsys)['changed'] is True
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], opendkim=signer, _ansible_check_mode=True), capsys)
+    assert result['opendkim'] == dict(changed=False, action='none', generated=[], removed=[], missing_packages=[])
+    assert result['plan_changed'] is False
+    # A new selector to publish is a change of the plan, shown in the diff.
+    rotated = dict(signer, keys=signer['keys'] + [dict(key_selector='s2-hub', algorithm='rsa')])
+    code, result, dummy = run_module(dict(instances=[], opendkim=rotated, _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert result['opendkim']['generated'] == ['s2-hub'] and result['plan_changed'] is True
+    assert any(item['before_header'].startswith('opendkim-postfix-hub: ') for item in result['diff'])
+
+
+def test_without_opendkim_the_plan_names_the_package(capsys, recorder, monkeypatch):
+    monkeypatch.setattr(_dkim_host, 'OPENDKIM', '/nonexistent/opendkim')
+    recorder()
+    code, result, dummy = run_module(dict(instances=[], opendkim=SIGNER, _ansible_check_mode=True), capsys)
+    assert code == 0 and result['opendkim']['missing_packages'] == ['opendkim'] and result['plan_changed'] is True
+
+
+@pytest.mark.parametrize('signer, check_mode, message', [
+    (SIGNER, False, 'opendkim: only checked, in check mode; mailrelay.smtp.opendkim applies it'),
+    (dict(SIGNER, name='Hub'), True, "opendkim.name: 'Hub' must be lower-case letters, digits, '-' and '_'"),
+    (dict(SIGNER, domains=[]), True, 'opendkim: domains: at least one domain to sign for is needed'),
+])
+def test_bad_signer_options_are_refused_before_anything(capsys, recorder, signer, check_mode, message):
+    fake = recorder(changed={'postfix-hub'})
+    code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], opendkim=signer, _ansible_check_mode=check_mode), capsys)
+    assert code == 1 and result['msg'] == message and fake.calls == []
