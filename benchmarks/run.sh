@@ -12,7 +12,7 @@ run() {
 }
 # Issue 2: a no-op postfix_config run within 1.5x of one `command: true` task.
 run python benchmarks/postfix_config_noop.py
-# Issue 4: the whole topology's re-run within 2x of one no-op task per instance,
+# Issues 4 and 16: the whole topology's re-run within 1.3x of one no-op task per host,
 # and 1,000 own domains adding at most 20%.
 run python benchmarks/topology_rerun.py
 # Issue 5: IIS resources cost one read and at most one apply at any size.

@@ -22,6 +22,30 @@ OPENDKIM = "/usr/sbin/opendkim"
 USER = "opendkim"
 
 
+def signer_argument_spec():
+    """The options of one signer set (mailrelay.smtp.opendkim's, its state aside)."""
+    return dict(
+        name=dict(type="str", required=True),
+        keys=dict(
+            type="list",
+            elements="dict",
+            no_log=False,
+            options=dict(
+                key_selector=dict(type="str", required=True, no_log=False),
+                algorithm=dict(type="str", required=True, choices=list(_dkim.ALGORITHMS)),
+                active=dict(type="bool", default=False),
+                selector=dict(type="str"),
+            ),
+        ),
+        domains=dict(type="list", elements="str", default=[]),
+        internal_hosts=dict(type="list", elements="str", default=[]),
+        address=dict(type="str", default="127.0.0.1"),
+        port=dict(type="int", default=_dkim.DEFAULT_PORT),
+        prune=dict(type="bool", default=True),
+        config_dir=dict(type="path", default="/etc/mailrelay/opendkim"),
+    )
+
+
 def read(path):
     try:
         with open(path, encoding="utf-8") as handle:

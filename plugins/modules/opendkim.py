@@ -336,24 +336,7 @@ def _absent(module, name, where):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
-            keys=dict(
-                type="list",
-                elements="dict",
-                no_log=False,
-                options=dict(
-                    key_selector=dict(type="str", required=True, no_log=False),
-                    algorithm=dict(type="str", required=True, choices=list(_dkim.ALGORITHMS)),
-                    active=dict(type="bool", default=False),
-                    selector=dict(type="str"),
-                ),
-            ),
-            domains=dict(type="list", elements="str", default=[]),
-            internal_hosts=dict(type="list", elements="str", default=[]),
-            address=dict(type="str", default="127.0.0.1"),
-            port=dict(type="int", default=_dkim.DEFAULT_PORT),
-            prune=dict(type="bool", default=True),
-            config_dir=dict(type="path", default="/etc/mailrelay/opendkim"),
+            _dkim_host.signer_argument_spec(),
             state=dict(type="str", choices=["present", "read", "absent"], default="present"),
             report_missing=dict(type="bool", default=False),
         ),

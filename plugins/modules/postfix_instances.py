@@ -102,7 +102,7 @@ options:
         C(keys), C(domains), C(internal_hosts), C(address), C(port), C(config_dir) and C(prune), same meaning and
         defaults.
       - Only planned, never changed, and so only in check mode (refused otherwise); M(mailrelay.smtp.opendkim)
-        applies it. What it would change is returned in RV(opendkim) and counts in RV(changed) and
+        applies it. What it would change is returned in RV(opendkim) and counts in C(changed) and
         RV(plan_changed), so that a preflight of a DKIM-signing hub that changes nothing stays one module call.
       - Without OpenDKIM installed (C(/usr/sbin/opendkim)), RV(opendkim) reports C(missing_packages) and a change.
     type: dict
@@ -419,9 +419,14 @@ def _missing_packages(module, packages):
 
 def _plan_opendkim(module):
     """What mailrelay.smtp.opendkim would change for O(opendkim), changing nothing; None without it."""
-    params = module.params['opendkim']
-    if params is None:
+    if module.params['opendkim'] is None:
         return None
+    validated = ArgumentSpecValidator(dkim_host.signer_argument_spec()).validate(module.params['opendkim'])
+    if validated.error_messages:
+        module.fail_json(msg='opendkim: %s' % '; '.join(validated.error_messages))
+    params = validated.validated_parameters
+    if params['keys'] is None:
+        module.fail_json(msg='opendkim: keys is required')
     if not module.check_mode:
         module.fail_json(msg='opendkim: only checked, in check mode; mailrelay.smtp.opendkim applies it')
     name = params['name']
@@ -452,21 +457,7 @@ def main():
             reload_changed=dict(type='bool', default=False),
             record_path=dict(type='path'),
             retire_queued=dict(type='str', choices=['refuse', 'flush', 'drop'], default='refuse'),
-            opendkim=dict(type='dict', options=dict(
-                name=dict(type='str', required=True),
-                keys=dict(type='list', elements='dict', required=True, no_log=False, options=dict(
-                    key_selector=dict(type='str', required=True, no_log=False),
-                    algorithm=dict(type='str', required=True, choices=list(dkim.ALGORITHMS)),
-                    active=dict(type='bool', default=False),
-                    selector=dict(type='str'),
-                )),
-                domains=dict(type='list', elements='str', default=[]),
-                internal_hosts=dict(type='list', elements='str', default=[]),
-                address=dict(type='str', default='127.0.0.1'),
-                port=dict(type='int', default=dkim.DEFAULT_PORT),
-                config_dir=dict(type='path', default='/etc/mailrelay/opendkim'),
-                prune=dict(type='bool', default=True),
-            )),
+            opendkim=dict(type='dict'),
         ),
         supports_check_mode=True,
     )

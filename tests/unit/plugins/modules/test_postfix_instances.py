@@ -352,3 +352,14 @@ def test_bad_signer_options_are_refused_before_anything(capsys, recorder, signer
     fake = recorder(changed={'postfix-hub'})
     code, result, dummy = run_module(dict(instances=[dict(name='postfix-hub')], opendkim=signer, _ansible_check_mode=check_mode), capsys)
     assert code == 1 and result['msg'] == message and fake.calls == []
+
+
+@pytest.mark.parametrize('signer, message', [
+    (dict(SIGNER, keys=[dict(key_selector='s1-hub', algorithm='dsa')]), 'opendkim: value of algorithm must be one of: rsa, ed25519, got: dsa found in keys'),
+    (dict(SIGNER, colour='blue'), 'opendkim: colour. Supported parameters include: address, config_dir, domains, internal_hosts, keys, name, port, prune.'),
+    ({key: value for key, value in SIGNER.items() if key != 'keys'}, 'opendkim: keys is required'),
+])
+def test_the_signer_takes_the_options_of_the_opendkim_module(capsys, recorder, signer, message):
+    recorder()
+    code, result, dummy = run_module(dict(instances=[], opendkim=signer, _ansible_check_mode=True), capsys)
+    assert code == 1 and result['msg'] == message
