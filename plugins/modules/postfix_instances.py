@@ -218,8 +218,6 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim as dkim
-from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim_host as dkim_host
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl as sasl
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_host_plan as host_plan
@@ -421,6 +419,9 @@ def _plan_opendkim(module):
     """What mailrelay.smtp.opendkim would change for O(opendkim), changing nothing; None without it."""
     if module.params['opendkim'] is None:
         return None
+    # Imported here: only a DKIM-signing hub's preflight needs them, and a no-op run pays for every import.
+    from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim as dkim  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim_host as dkim_host  # pylint: disable=import-outside-toplevel
     validated = ArgumentSpecValidator(dkim_host.signer_argument_spec()).validate(module.params['opendkim'])
     if validated.error_messages:
         module.fail_json(msg='opendkim: %s' % '; '.join(validated.error_messages))
