@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_jobs
@@ -32,6 +33,28 @@ ARGUMENT_SPEC = {
 }
 
 
+class InputError(ValueError):
+    """A certificate read or a role variable that cannot be used; the message names it."""
+
+
+def _as_setting(variable, value, default):
+    """Role variable ``variable`` read from the inventory, in the type of its default."""
+    if isinstance(default, bool):
+        # The values Ansible's bool filter knows (the converge task reads these variables with it).
+        known = value.lower() if isinstance(value, str) else value
+        if known in BOOLEANS_TRUE or known in BOOLEANS_FALSE:
+            return known in BOOLEANS_TRUE
+        raise InputError("%s: %r is not a boolean" % (variable, value))
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InputError("%s: %r is not an integer" % (variable, value)) from None
+    if not isinstance(value, str):
+        raise InputError("%s: %r is not a string" % (variable, value))
+    return value
+
+
 def role_settings(variables):
     """The role-only settings (``_postfix_jobs.ROLE_ONLY_DEFAULTS``) that ``variables`` set,
     by their role variable names (``submission_hash_iterations``...)."""
@@ -40,7 +63,7 @@ def role_settings(variables):
         for name in defaults:
             variable = "%s_%s" % (job, name)
             if variable in variables:
-                found.setdefault(job, {})[name] = variables[variable]
+                found.setdefault(job, {})[name] = _as_setting(variable, variables[variable], defaults[name])
     return found
 
 
@@ -52,11 +75,11 @@ def trusted_fingerprints(reads, host):
         if item.get("hub") != host or read.get("skipped"):
             continue
         if read.get("failed") or "content" not in read:
-            raise ValueError("certificate_reads: the certificate %s on %s was not read" % (item.get("cert_file"), item.get("host")))
+            raise InputError("certificate_reads: the certificate %s on %s was not read" % (item.get("cert_file"), item.get("host")))
         try:
             pem = base64.b64decode(read["content"], validate=True).decode("ascii")
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise ValueError("certificate_reads: %s on %s is not base64 PEM text: %s" % (item.get("cert_file"), item.get("host"), exc))
+            raise InputError("certificate_reads: %s on %s is not base64 PEM text: %s" % (item.get("cert_file"), item.get("host"), exc))
         fingerprints.append(_postfix_jobs.certificate_fingerprint(pem))
     return fingerprints
 
@@ -83,9 +106,7 @@ def module_args(params, host, variables, check_mode=False):
     In check mode a DKIM-signing hub's signer is planned in the same call (the hub role applies it).
     """
     fingerprints = trusted_fingerprints(params["certificate_reads"], host)
-    settings = {job: {name: _as_setting(value, _postfix_jobs.ROLE_ONLY_DEFAULTS[job][name]) for name, value in values.items()}
-                for job, values in role_settings(variables).items()}
-    instances, warnings = _postfix_jobs.host_instances(params["jobs"], host, fingerprints, settings)
+    instances, warnings = _postfix_jobs.host_instances(params["jobs"], host, fingerprints, role_settings(variables))
     packages = list(params["packages"]) if instances else []
     if any("dovecot_sasl" in instance for instance in instances):
         packages += [package for package in params["dovecot_packages"] if package not in packages]
@@ -101,17 +122,6 @@ def module_args(params, host, variables, check_mode=False):
     if dkim:
         args["opendkim"] = dkim
     return args, warnings
-
-
-def _as_setting(value, default):
-    """A role variable read from the inventory, in the type of its default."""
-    if isinstance(default, bool):
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on", "y")
-        return bool(value)
-    if isinstance(default, int):
-        return int(value)
-    return value
 
 
 class ActionModule(ActionBase):
@@ -130,8 +140,8 @@ class ActionModule(ActionBase):
         host = params["host"] or task_vars.get("inventory_hostname")
         try:
             args, warnings = module_args(params, host, self._role_variables(task_vars), self._task.check_mode)
-        except _postfix_jobs.JobSettingsError as exc:
-            return dict(result, failed=True, changed=False, msg=str(exc))
+        except (InputError, _postfix_jobs.JobSettingsError) as exc:
+            return dict(result, failed=True, changed=False, msg="%s; nothing was changed" % exc if isinstance(exc, InputError) else str(exc))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             return dict(result, failed=True, changed=False,
                         msg="postfix_jobs: the jobs of %s are not those mailrelay.smtp.topology derives: %s; nothing was changed" % (host, exc))

@@ -198,3 +198,20 @@ def test_a_signing_hub_plans_its_opendkim_signer_in_the_same_call_as_the_hub_rol
     # A hub that does not sign has no signer to plan.
     ((dummy, args),) = Call({"jobs": jobs_by_host()["core"]}).calls
     assert "opendkim" not in args
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"submission_hash_iterations": "many"}, "submission_hash_iterations: 'many' is not an integer; nothing was changed"),
+    ({"submission_dovecot_manage": "perhaps"}, "submission_dovecot_manage: 'perhaps' is not a boolean; nothing was changed"),
+    ({"submission_sasl_path": ["private/auth"]}, "submission_sasl_path: ['private/auth'] is not a string; nothing was changed"),
+])
+def test_role_variables_of_the_wrong_type_are_named_and_reach_no_host(variables, message):
+    call = Call({"jobs": jobs_by_host()["edge"], "host": "edge"}, variables)
+    assert call.calls == [] and call.result["failed"] is True and call.result["msg"] == message
+
+
+@pytest.mark.parametrize("value, expected", [("yes", True), ("False", False), (1, True), (0, False), (True, True)])
+def test_booleans_are_read_as_the_bool_filter_reads_them(value, expected):
+    ((dummy, args),) = Call({"jobs": jobs_by_host()["edge"], "host": "edge"},
+                            {"submission_dovecot_manage": value, "submission_sasl_path": "private/auth"}).calls
+    assert ("dovecot_sasl" in args["instances"][1]) is expected
