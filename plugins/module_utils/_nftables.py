@@ -164,6 +164,8 @@ class Table:
         self.new_file = base + ".nft"
         self.rollback_file = base + ".rollback.nft"
         self.pending_file = base + ".pending.nft"
+        # The watchdog's lock: it renames the pending file here, loads it, then renames it rolled-back.
+        self.restoring_file = self.pending_file + ".restoring"
         self.rolled_back_file = base + ".rolled-back.nft"
 
     def read(self):
@@ -246,6 +248,9 @@ class Table:
             return True
         except FileNotFoundError:
             pass
+        if os.path.exists(self.restoring_file):
+            raise NftError("the change of table %s %s was not confirmed in time and the previous table is being restored (%s)"
+                           % (self.family, self.name, self.restoring_file))
         if os.path.exists(self.rolled_back_file):
             raise NftError("the change of table %s %s was not confirmed in time and the previous table was restored (%s)"
                            % (self.family, self.name, self.rolled_back_file))
@@ -259,7 +264,7 @@ def watchdog_argv(pending_file, rolled_back_file, timeout):
     """
     if not MIN_CONFIRM_TIMEOUT <= int(timeout) <= MAX_CONFIRM_TIMEOUT:
         raise ValueError("confirm timeout must be between %d and %d seconds" % (MIN_CONFIRM_TIMEOUT, MAX_CONFIRM_TIMEOUT))
-    restoring = pending_file + ".restoring"
+    restoring = pending_file + ".restoring"  # Table.restoring_file
     script = "sleep %d; if mv %s %s 2>/dev/null; then nft -f %s && mv %s %s; fi" % (
         int(timeout), shlex.quote(pending_file), shlex.quote(restoring), shlex.quote(restoring),
         shlex.quote(restoring), shlex.quote(rolled_back_file))

@@ -55,7 +55,7 @@ options:
     description:
       - V(present) makes the table match O(content); V(absent) removes it.
       - V(confirmed) keeps the change a previous call made with O(confirm_timeout), so that its watchdog
-        does not restore the previous table. It fails when the watchdog already restored it.
+        does not restore the previous table. It fails when the watchdog already restored it or is restoring it.
     type: str
     choices: [present, absent, confirmed]
     default: present

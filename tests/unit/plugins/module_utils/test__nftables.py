@@ -80,6 +80,19 @@ needs_root_nft = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"), reason="needs root, nft and ip (network namespaces)")
 
 
+def test_a_confirm_while_the_watchdog_restores_is_refused(tmp_path):
+    # Between the watchdog's two renames the pending file is gone but nothing says "restored" yet:
+    # confirming then must not pass for a change that is being undone.
+    table = _nftables.Table("inet", "mailrelay", None, str(tmp_path))
+    assert table.restoring_file == _nftables.watchdog_argv(table.pending_file, table.rolled_back_file, 60)[2].split()[5]
+    open(table.restoring_file, "w").close()
+    with pytest.raises(_nftables.NftError, match="is being restored"):
+        table.confirm()
+    os.replace(table.restoring_file, table.rolled_back_file)
+    with pytest.raises(_nftables.NftError, match="was restored"):
+        table.confirm()
+
+
 @pytest.fixture
 def netns(tmp_path):
     """A network namespace of this test's own; the machine's ruleset is never touched."""
