@@ -164,8 +164,7 @@ class Table:
         self.new_file = base + ".nft"
         self.rollback_file = base + ".rollback.nft"
         self.pending_file = base + ".pending.nft"
-        # The watchdog's lock: it renames the pending file here, loads it, then renames it rolled-back.
-        self.restoring_file = self.pending_file + ".restoring"
+        self.restoring_file = _restoring_file(self.pending_file)
         self.rolled_back_file = base + ".rolled-back.nft"
 
     def read(self):
@@ -257,6 +256,11 @@ class Table:
         return False
 
 
+def _restoring_file(pending_file):
+    """The watchdog's lock: it renames the pending file here, loads it, then renames it rolled-back."""
+    return pending_file + ".restoring"
+
+
 def watchdog_argv(pending_file, rolled_back_file, timeout):
     """A shell that waits ``timeout`` seconds, then restores unless the pending file is gone.
 
@@ -264,7 +268,7 @@ def watchdog_argv(pending_file, rolled_back_file, timeout):
     """
     if not MIN_CONFIRM_TIMEOUT <= int(timeout) <= MAX_CONFIRM_TIMEOUT:
         raise ValueError("confirm timeout must be between %d and %d seconds" % (MIN_CONFIRM_TIMEOUT, MAX_CONFIRM_TIMEOUT))
-    restoring = pending_file + ".restoring"  # Table.restoring_file
+    restoring = _restoring_file(pending_file)
     script = "sleep %d; if mv %s %s 2>/dev/null; then nft -f %s && mv %s %s; fi" % (
         int(timeout), shlex.quote(pending_file), shlex.quote(restoring), shlex.quote(restoring),
         shlex.quote(restoring), shlex.quote(rolled_back_file))
