@@ -17,6 +17,7 @@ import glob
 import os
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim
+from ansible_collections.mailrelay.smtp.plugins.module_utils._local_files import text_or_none
 
 OPENDKIM = "/usr/sbin/opendkim"
 USER = "opendkim"
@@ -46,14 +47,6 @@ def signer_argument_spec():
     )
 
 
-def read(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 class SignerProcess:
     """One OpenDKIM process as it is: through systemd when it runs, otherwise by its pid file."""
 
@@ -65,12 +58,12 @@ class SignerProcess:
         self.unit_path = "/etc/systemd/system/" + files["unit"]
 
     def pid(self):
-        text = read(self.files["pid"])
+        text = text_or_none(self.files["pid"])
         if not text or not text.strip().isdigit():
             return None
         pid = int(text.strip())
-        cmdline = read("/proc/%d/cmdline" % pid) or ""
-        stat = (read("/proc/%d/stat" % pid) or "").rsplit(")", 1)[-1].split()
+        cmdline = text_or_none("/proc/%d/cmdline" % pid) or ""
+        stat = (text_or_none("/proc/%d/stat" % pid) or "").rsplit(")", 1)[-1].split()
         # An exited signer that nobody reaped yet (state Z) has stopped.
         return pid if "opendkim" in cmdline and stat[:1] != ["Z"] else None
 
@@ -85,7 +78,7 @@ class SignerProcess:
         if not self.systemd:
             return None
         text = _dkim.render_unit(self.name, self.files)
-        return None if read(self.unit_path) == text else text
+        return None if text_or_none(self.unit_path) == text else text
 
 
 def plan(params, where, keys, domains, signers):
@@ -123,15 +116,15 @@ def plan(params, where, keys, domains, signers):
         }
         desired = {files["config"]: texts["config_for"](files), files["key_table"]: texts["key_table"], files["signing_table"]: texts["signing_table"]}
         wanted_files.update(desired)
-        changed = {path: text for path, text in desired.items() if read(path) != text}
+        changed = {path: text for path, text in desired.items() if text_or_none(path) != text}
         if not signer.running():
             action = "started"
-        elif changed or stale or read(where["internal_hosts"]) != internal_hosts:
+        elif changed or stale or text_or_none(where["internal_hosts"]) != internal_hosts:
             action = "reloaded"
         else:
             action = "none"
         plans[algorithm] = {"action": action, "remove": [], "texts": texts, "unit": signer.unit_text()}
-    changed_files = {path: text for path, text in wanted_files.items() if read(path) != text}
+    changed_files = {path: text for path, text in wanted_files.items() if text_or_none(path) != text}
     removed_files = [path for found in plans.values() for path in found["remove"]]
     actions = sorted({found["action"] for found in plans.values()} - {"none"})
     key_list_before = "".join("%s\n" % os.path.basename(path) for path in sorted(on_disk))
@@ -146,7 +139,7 @@ def plan(params, where, keys, domains, signers):
         "existing": existing,
         "action": ", ".join(actions) or "none",
         "changed": bool(generate or stale or changed_files or removed_files or actions or any(found.get("unit") for found in plans.values())),
-        "diff": [dict(before_header=path, after_header=path, before=read(path) or "", after=text) for path, text in sorted(changed_files.items())]
-        + [dict(before_header=path, after_header=path, before=read(path) or "", after="") for path in removed_files]
+        "diff": [dict(before_header=path, after_header=path, before=text_or_none(path) or "", after=text) for path, text in sorted(changed_files.items())]
+        + [dict(before_header=path, after_header=path, before=text_or_none(path) or "", after="") for path in removed_files]
         + [dict(before_header=keys_header, after_header=keys_header, before=key_list_before, after=key_list_after)],
     }

@@ -37,6 +37,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.mailrelay.smtp.plugins.module_utils._local_files import text_or_none
 from ansible_collections.mailrelay.smtp.plugins.module_utils._validate import ONE_LINE, has_line_break
 
 SCHEME = "SHA512-CRYPT"
@@ -368,13 +369,7 @@ class LocalHost:
         self._run_command = run_command
         self._atomic_move = atomic_move
 
-    @staticmethod
-    def read(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
+    read = staticmethod(text_or_none)
 
     @staticmethod
     def exists(path):
