@@ -90,6 +90,14 @@ def plan(params, where, keys, domains, signers):
     ``removed_files``, ``existing`` (selectors with a key file), ``changed``, ``action``
     and ``diff``.
     """
+    current = {}
+
+    def text_of(path):
+        """Each file is read once, however many comparisons and diffs use it."""
+        if path not in current:
+            current[path] = text_or_none(path)
+        return current[path]
+
     algorithms = _dkim.algorithms_of(keys)
     existing = {key["key_selector"] for key in keys if os.path.exists(key["path"])}
     on_disk = set(glob.glob(where["keys"] + "/*.private"))
@@ -116,15 +124,15 @@ def plan(params, where, keys, domains, signers):
         }
         desired = {files["config"]: texts["config_for"](files), files["key_table"]: texts["key_table"], files["signing_table"]: texts["signing_table"]}
         wanted_files.update(desired)
-        changed = {path: text for path, text in desired.items() if text_or_none(path) != text}
+        changed = {path: text for path, text in desired.items() if text_of(path) != text}
         if not signer.running():
             action = "started"
-        elif changed or stale or text_or_none(where["internal_hosts"]) != internal_hosts:
+        elif changed or stale or text_of(where["internal_hosts"]) != internal_hosts:
             action = "reloaded"
         else:
             action = "none"
         plans[algorithm] = {"action": action, "remove": [], "texts": texts, "unit": signer.unit_text()}
-    changed_files = {path: text for path, text in wanted_files.items() if text_or_none(path) != text}
+    changed_files = {path: text for path, text in wanted_files.items() if text_of(path) != text}
     removed_files = [path for found in plans.values() for path in found["remove"]]
     actions = sorted({found["action"] for found in plans.values()} - {"none"})
     key_list_before = "".join("%s\n" % os.path.basename(path) for path in sorted(on_disk))
@@ -139,7 +147,7 @@ def plan(params, where, keys, domains, signers):
         "existing": existing,
         "action": ", ".join(actions) or "none",
         "changed": bool(generate or stale or changed_files or removed_files or actions or any(found.get("unit") for found in plans.values())),
-        "diff": [dict(before_header=path, after_header=path, before=text_or_none(path) or "", after=text) for path, text in sorted(changed_files.items())]
-        + [dict(before_header=path, after_header=path, before=text_or_none(path) or "", after="") for path in removed_files]
+        "diff": [dict(before_header=path, after_header=path, before=text_of(path) or "", after=text) for path, text in sorted(changed_files.items())]
+        + [dict(before_header=path, after_header=path, before=text_of(path) or "", after="") for path in removed_files]
         + [dict(before_header=keys_header, after_header=keys_header, before=key_list_before, after=key_list_after)],
     }
