@@ -47,6 +47,36 @@ def signer_argument_spec():
     )
 
 
+class InputError(ValueError):
+    """A signer option that cannot be used; ``problems`` lists the keys' problems, if that is what it is."""
+
+    def __init__(self, message, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def signer_set(params, state="present"):
+    """(paths, lower-cased domains, keys with their key file's ``path``) of a signer set's options.
+
+    Raises InputError for a bad name or bad keys. With V(absent) only the name and the paths count;
+    with V(read), keys need not be active.
+    """
+    name = params["name"]
+    if not _dkim.NAME.match(name):
+        raise InputError("name: %r must be lower-case letters, digits, '-' and '_'" % name)
+    where = _dkim.paths(name, params["config_dir"])
+    if state == "absent":
+        return where, [], []
+    domains = [domain.lower() for domain in params["domains"]]
+    if state == "present":
+        problems = _dkim.validate(params["keys"], domains, params["internal_hosts"], params["port"])
+    else:
+        problems = [problem for problem in _dkim.validate(params["keys"], ["read.example"], [], 1) if not problem.startswith("keys: no key is active")]
+    if problems:
+        raise InputError("; ".join(problems), problems)
+    return where, domains, [dict(key, path=_dkim.key_path(where, key["key_selector"])) for key in params["keys"]]
+
+
 class SignerProcess:
     """One OpenDKIM process as it is: through systemd when it runs, otherwise by its pid file."""
 

@@ -345,19 +345,12 @@ def main():
     )
     params = module.params
     name = params["name"]
-    if not _dkim.NAME.match(name):
-        module.fail_json(msg="name: %r must be lower-case letters, digits, '-' and '_'" % name)
-    where = _dkim.paths(name, params["config_dir"])
+    try:
+        where, domains, keys = _dkim_host.signer_set(params, params["state"])
+    except _dkim_host.InputError as exc:
+        module.fail_json(msg=str(exc), **(dict(problems=exc.problems) if exc.problems else {}))
     if params["state"] == "absent":
         _absent(module, name, where)
-    domains = [domain.lower() for domain in params["domains"]]
-    if params["state"] == "present":
-        problems = _dkim.validate(params["keys"], domains, params["internal_hosts"], params["port"])
-    else:
-        problems = [problem for problem in _dkim.validate(params["keys"], ["read.example"], [], 1) if not problem.startswith("keys: no key is active")]
-    if problems:
-        module.fail_json(msg="; ".join(problems), problems=problems)
-    keys = [dict(key, path=_dkim.key_path(where, key["key_selector"])) for key in params["keys"]]
     algorithms = _dkim.algorithms_of(keys)
     try:
         milter = _dkim.milter(params["address"], params["port"], algorithms)

@@ -431,16 +431,14 @@ def _plan_opendkim(module):
     if not module.check_mode:
         module.fail_json(msg='opendkim: only checked, in check mode; mailrelay.smtp.opendkim applies it')
     name = params['name']
-    if not dkim.NAME.match(name):
-        module.fail_json(msg="opendkim.name: %r must be lower-case letters, digits, '-' and '_'" % name)
-    domains = [domain.lower() for domain in params['domains']]
-    problems = dkim.validate(params['keys'], domains, params['internal_hosts'], params['port'])
-    if problems:
-        module.fail_json(msg='opendkim: %s' % '; '.join(problems), problems=problems)
+    try:
+        where, domains, keys = dkim_host.signer_set(params)
+    except dkim_host.InputError as exc:
+        if exc.problems:
+            module.fail_json(msg='opendkim: %s' % exc, problems=exc.problems)
+        module.fail_json(msg='opendkim.%s' % exc)
     if not os.path.exists(dkim_host.OPENDKIM):
         return dict(changed=True, action='none', generated=[], removed=[], missing_packages=['opendkim'], diff=[])
-    where = dkim.paths(name, params['config_dir'])
-    keys = [dict(key, path=dkim.key_path(where, key['key_selector'])) for key in params['keys']]
     signers = {algorithm: dkim_host.SignerProcess(module.run_command, name, dkim.signer_paths(where, name, algorithm))
                for algorithm in dkim.ALGORITHMS}
     planned = dkim_host.plan(params, where, keys, domains, signers)
