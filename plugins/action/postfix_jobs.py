@@ -55,15 +55,16 @@ def _as_setting(variable, value, default):
     return value
 
 
-def role_settings(variables):
-    """The role-only settings (``_postfix_jobs.ROLE_ONLY_DEFAULTS``) that ``variables`` set,
-    by their role variable names (``submission_hash_iterations``...)."""
+def role_settings(variables, template=lambda value: value):
+    """The role-only settings (``_postfix_jobs.ROLE_ONLY_DEFAULTS``) that the host's ``variables`` set
+    by their role variable names (``submission_hash_iterations``...), each value passed through
+    ``template`` first, as a role would read it."""
     found = {}
     for job, defaults in _postfix_jobs.ROLE_ONLY_DEFAULTS.items():
-        for name in defaults:
+        for name, default in defaults.items():
             variable = "%s_%s" % (job, name)
             if variable in variables:
-                found.setdefault(job, {})[name] = _as_setting(variable, variables[variable], defaults[name])
+                found.setdefault(job, {})[name] = _as_setting(variable, template(variables[variable]), default)
     return found
 
 
@@ -100,13 +101,14 @@ def signer(jobs):
     }
 
 
-def module_args(params, host, variables, check_mode=False):
+def module_args(params, host, settings, check_mode=False):
     """The arguments of the one postfix_instances call, and the warnings of the job checks.
 
-    In check mode a DKIM-signing hub's signer is planned in the same call (the hub role applies it).
+    ``settings``: the role-only settings the host sets (role_settings). In check mode a
+    DKIM-signing hub's signer is planned in the same call (the hub role applies it).
     """
     fingerprints = trusted_fingerprints(params["certificate_reads"], host)
-    instances, warnings = _postfix_jobs.host_instances(params["jobs"], host, fingerprints, role_settings(variables))
+    instances, warnings = _postfix_jobs.host_instances(params["jobs"], host, fingerprints, settings)
     packages = list(params["packages"]) if instances else []
     if any("dovecot_sasl" in instance for instance in instances):
         packages += [package for package in params["dovecot_packages"] if package not in packages]
@@ -127,11 +129,6 @@ def module_args(params, host, variables, check_mode=False):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
-    def _role_variables(self, task_vars):
-        """The host's role-only variables that are set, templated as a role would read them."""
-        names = ["%s_%s" % (job, name) for job, defaults in _postfix_jobs.ROLE_ONLY_DEFAULTS.items() for name in defaults]
-        return {name: self._templar.template(task_vars[name]) for name in names if name in task_vars}
-
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
@@ -139,7 +136,7 @@ class ActionModule(ActionBase):
         dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         host = params["host"] or task_vars.get("inventory_hostname")
         try:
-            args, warnings = module_args(params, host, self._role_variables(task_vars), self._task.check_mode)
+            args, warnings = module_args(params, host, role_settings(task_vars, self._templar.template), self._task.check_mode)
         except (InputError, _postfix_jobs.JobSettingsError) as exc:
             return dict(result, failed=True, changed=False, msg="%s; nothing was changed" % exc if isinstance(exc, InputError) else str(exc))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
