@@ -343,9 +343,9 @@ def _converge_one(module, host, params, check_mode, transaction=None):
         (transaction or _Transaction(host, None)).fail(module, params['name'], exc)
 
 
-def _converge_dovecot(module, host, params, check_mode, transaction=None):
+def _converge_dovecot(module, host, params, check_mode, transaction=None, passwords=None):
     try:
-        return sasl.converge(host, params, check_mode=check_mode)
+        return sasl.converge(host, params, check_mode=check_mode, passwords=passwords)
     except (sasl.SaslError, OSError) as exc:
         (transaction or _Transaction(None, host)).fail(module, 'dovecot-%s' % params['name'], exc, plain=True)
 
@@ -469,19 +469,21 @@ def main():
             if isinstance(user, dict) and isinstance(user.get('password'), str) and user['password']:
                 module.no_log_values.add(user['password'])
     instances, dovecots = _validated_instances(module)
+    sasl_host = sasl.LocalHost(module.run_command, lambda src, dest: module.atomic_move(src, dest, keep_dest_attrs=False))
+    # The users' stored hashes are checked in a thread from here on, while everything else is planned.
+    passwords = sasl.check_stored_passwords(sasl_host, dovecots)
     signer = _plan_opendkim(module)
     missing = _missing_packages(module, module.params['packages'])
     if missing:
         module.exit_json(changed=False, plan_changed=False, instances=[], dovecot_sasl=[], reload_needed=[], restart_needed=[],
                          retired=[], record_changed=False, missing_packages=missing)
     host = LocalHost(module.run_command)
-    sasl_host = sasl.LocalHost(module.run_command, lambda src, dest: module.atomic_move(src, dest, keep_dest_attrs=False))
 
     # Pass 1 changes nothing: every instance is planned (and a changed
     # configuration validated), and every Dovecot instance's users hashed and
     # compared, before anything is touched.
     planned = [_converge_one(module, host, params, check_mode=True) for params in instances]
-    sasl_planned = [_converge_dovecot(module, sasl_host, params, check_mode=True) for params in dovecots]
+    sasl_planned = [_converge_dovecot(module, sasl_host, params, check_mode=True, passwords=passwords) for params in dovecots]
     record_text, record_after, retiring = _read_record(module, host, instances)
     retired = [_converge_one(module, host, params, check_mode=True) for params in retiring]
     results = planned
@@ -506,7 +508,7 @@ def main():
                 sasl_results.append(plan)
                 continue
             transaction.dovecot_saved.append(sasl.snapshot(sasl_host, params))
-            sasl_results.append(_converge_dovecot(module, sasl_host, params, check_mode=False, transaction=transaction))
+            sasl_results.append(_converge_dovecot(module, sasl_host, params, check_mode=False, transaction=transaction, passwords=passwords))
         results = []
         for params, plan in zip(instances, planned):
             if not plan['changed']:

@@ -11,6 +11,7 @@ exact arguments of the one mailrelay.smtp.postfix_instances call, or that there 
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import shutil
@@ -62,6 +63,7 @@ class Call:
 
     def execute(self, module_name=None, module_args=None, task_vars=None, **kwargs):
         self.calls.append((module_name, module_args))
+        self.collector_enabled = gc.isenabled()
         return dict(self.answer)
 
 
@@ -215,3 +217,27 @@ def test_booleans_are_read_as_the_bool_filter_reads_them(value, expected):
     ((dummy, args),) = Call({"jobs": jobs_by_host()["edge"], "host": "edge"},
                             {"submission_dovecot_manage": value, "submission_sasl_path": "private/auth"}).calls
     assert ("dovecot_sasl" in args["instances"][1]) is expected
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_module_is_built_and_run_with_the_cyclic_collector_paused_then_set_back(enabled_before):
+    if not enabled_before:
+        gc.disable()
+    try:
+        call = Call({"jobs": jobs_by_host()["core"]})
+        assert call.calls and call.collector_enabled is False
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
+
+
+def test_the_collector_is_set_back_when_the_module_call_raises():
+    def raising(**kwargs):
+        raise RuntimeError("connection lost")
+    action = make_action(ActionModule, {"jobs": jobs_by_host()["core"]}, check_mode=True, action_name="mailrelay.smtp.postfix_jobs")
+    action._templar = MagicMock()
+    action._templar.template.side_effect = lambda value: value
+    action._execute_module = raising
+    with pytest.raises(RuntimeError):
+        action.run(task_vars={"inventory_hostname": "core"})
+    assert gc.isenabled()

@@ -112,6 +112,58 @@ def test_legacy_and_weaker_hashes_are_upgraded_on_the_next_run():
     assert again == text and changes == {"added": [], "changed": [], "rehashed": [], "removed": []}
 
 
+def test_stored_password_checks_answer_as_verify_password_does():
+    alice = sasl.hash_password("secret", rounds=5000)
+    triples = [("secret", alice, 5000), ("wrong", alice, 5000), ("secret", alice, 6000), ("secret", LEGACY_HASH, 5000)]
+    checks = sasl.StoredPasswordChecks(triples)
+    assert [checks.verify(*triple) for triple in triples] == [True, False, False, False]
+    # A triple that was not given ahead is worked out when asked.
+    assert checks.verify("secret", alice) is True and checks.verify("secret", alice, 5001) is False
+
+
+def test_hashes_made_while_checks_run_in_the_thread_are_right():
+    # crypt(3) answers in one static buffer: a hash made meanwhile must not get the thread's answer.
+    stored = [sasl.hash_password("user-%d" % index, rounds=20000) for index in range(4)]
+    checks = sasl.StoredPasswordChecks([("user-%d" % index, hashed, 20000) for index, hashed in enumerate(stored)])
+    made = [sasl.hash_password("other-%d" % index, rounds=5000) for index in range(20)]
+    assert all(checks.verify("user-%d" % index, hashed, 20000) for index, hashed in enumerate(stored))
+    assert all(sasl.verify_password("other-%d" % index, hashed, 5000) for index, hashed in enumerate(made))
+
+
+def test_converge_with_checks_worked_out_ahead_gives_the_same_plan(tmp_path):
+    alice = sasl.hash_password("secret", rounds=5000)
+    params = {"name": "sub", "config_dir": str(tmp_path), "state": "present", "hash_iterations": 5000,
+              "users": [{"login": "alice", "password": "secret"}, {"login": "bob", "password": "new"}, {"login": "carol", "password": "c"}]}
+    users_path = sasl.paths("sub", str(tmp_path))["users"]
+    os.makedirs(os.path.dirname(users_path), exist_ok=True)
+    with open(users_path, "w") as handle:
+        handle.write("alice:%s\nbob:%s\n" % (alice, sasl.hash_password("old", rounds=5000)))
+    host = sasl.LocalHost(None, None)
+    checks = sasl.check_stored_passwords(host, [params, dict(params, name="gone", state="absent")])
+    # Only the users that have a stored hash are checked ahead; an absent instance has none to check.
+    assert sorted(triple[0] for triple in checks._triples) == ["new", "secret"]
+    with open(users_path) as handle:
+        current = handle.read()
+    ahead_text, ahead_changes = sasl.converge_users(current, params["users"], 5000, checks.verify)
+    text, changes = sasl.converge_users(current, params["users"], 5000)
+    assert ahead_changes == changes == {"added": ["carol"], "changed": ["bob"], "rehashed": [], "removed": []}
+    ahead = sasl.parse_users(ahead_text)
+    assert ahead["alice"] == alice and sasl.verify_password("new", ahead["bob"]) and sasl.verify_password("c", ahead["carol"])
+
+
+def test_an_unreadable_users_file_is_left_to_the_converge(tmp_path):
+    params = {"name": "sub", "config_dir": str(tmp_path), "state": "present", "hash_iterations": 5000,
+              "users": [{"login": "alice", "password": "secret"}]}
+
+    class Unreadable(sasl.LocalHost):
+        @staticmethod
+        def read(path):
+            raise PermissionError(13, "Permission denied", path)
+
+    checks = sasl.check_stored_passwords(Unreadable(None, None), [params])
+    assert checks._triples == [] and checks.verify("secret", LEGACY_HASH, 5000) is False
+
+
 def test_converge_adds_and_removes_users():
     text, changes = sasl.converge_users("# comment\nold:%s\n" % LEGACY_HASH, [{"login": "new@example.org", "password": "x"}], 5000)
     assert list(sasl.parse_users(text)) == ["new@example.org"]

@@ -142,7 +142,7 @@ class FakeSasl:
         self.events = []
         self.changed = changed
 
-    def converge(self, host, params, check_mode=False):
+    def converge(self, host, params, check_mode=False, passwords=None):
         self.events.append(('converge', params['name'], check_mode, [user['login'] for user in params['users']]))
         return dict(changed=self.changed, users_changed=['alice@example.org'] if self.changed else [],
                     diff=[dict(before_header='users', after_header='users', before='a\n', after='b\n')])
