@@ -201,7 +201,8 @@ class StoredPasswordChecks:
 def check_stored_passwords(host, instances):
     """StoredPasswordChecks of the users of ``instances`` (validated params) that have a stored hash.
 
-    An instance whose users file cannot be read is left out: its converge reads it again and says why.
+    An instance whose users file cannot be read (or is not UTF-8 text) is left out: its converge
+    reads it again and says why.
     """
     triples = []
     for params in instances:
@@ -209,7 +210,7 @@ def check_stored_passwords(host, instances):
             continue
         try:
             stored = parse_users(host.read(paths(params["name"], params["config_dir"])["users"]))
-        except OSError:
+        except (OSError, ValueError):
             continue
         triples.extend((user["password"], stored[user["login"]], params["hash_iterations"])
                        for user in params["users"] or [] if user["login"] in stored)
@@ -246,10 +247,10 @@ def parse_users(text):
 def converge_users(current_text, users, rounds=DEFAULT_ROUNDS, verify=verify_password):
     """Return (new_text, changes) for the desired ``users`` [{login, password}].
 
-    A user whose stored hash verifies with ``rounds`` rounds (``verify``, verify_password or
-    StoredPasswordChecks.verify) keeps it byte for byte; others get a new hash. ``changes`` lists logins added, changed
-    (password changed), rehashed (same password, hash replaced because its
-    scheme or round count is not the current one) and removed.
+    A user whose stored hash verifies with ``rounds`` rounds (``verify``: verify_password or
+    StoredPasswordChecks.verify) keeps it byte for byte; others get a new hash. ``changes``
+    lists logins added, changed (password changed), rehashed (same password, hash replaced
+    because its scheme or round count is not the current one) and removed.
     """
     current = parse_users(current_text)
     lines = []

@@ -162,6 +162,10 @@ def test_an_unreadable_users_file_is_left_to_the_converge(tmp_path):
 
     checks = sasl.check_stored_passwords(Unreadable(None, None), [params])
     assert checks._triples == [] and checks.verify("secret", LEGACY_HASH, 5000) is False
+    users_path = sasl.paths("sub", str(tmp_path))["users"]
+    with open(users_path, "wb") as handle:
+        handle.write(b"alice:\xff\xfe\n")
+    assert sasl.check_stored_passwords(sasl.LocalHost(None, None), [params])._triples == []
 
 
 def test_converge_adds_and_removes_users():
