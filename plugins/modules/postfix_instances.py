@@ -217,6 +217,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _dovecot_sasl as sasl
 from ansible_collections.mailrelay.smtp.plugins.module_utils import _postfix_engine as engine
@@ -240,13 +241,20 @@ DOVECOT_SASL_SPEC = dict(
 )
 
 
+def _problems(validation):
+    """The validator's messages; an unknown option is called one (Ansible's own words are only
+    "colour. Supported parameters include: ...")."""
+    return ['unsupported parameters: %s' % error.msg if isinstance(error, UnsupportedError) else error.msg
+            for error in validation.errors.errors]
+
+
 def _validated_dovecot(module, index, name, options):
     """The dovecot_sasl options of instances[index] as M(dovecot_sasl) takes them, or fail naming the field."""
     if not isinstance(options, dict):
         module.fail_json(msg='instances[%d].dovecot_sasl (%s): must be a dictionary, not %s' % (index, name, type(options).__name__))
     validation = ArgumentSpecValidator(DOVECOT_SASL_SPEC).validate(options)
     if validation.error_messages:
-        module.fail_json(msg='instances[%d].dovecot_sasl (%s): %s' % (index, name, '; '.join(validation.error_messages)))
+        module.fail_json(msg='instances[%d].dovecot_sasl (%s): %s' % (index, name, '; '.join(_problems(validation))))
     params = dict(validation.validated_parameters, name=name, state='present', service_state='started')
     problems = sasl.validate(params)
     if problems:
@@ -267,7 +275,7 @@ def _validated_instances(module):
             item['maps'] = _maps_with_certificates(module, index, item, certificate_entries)
         validation = validator.validate(dict(module.params['defaults'], **item))
         if validation.error_messages:
-            module.fail_json(msg='instances[%d] (%s): %s' % (index, item.get('name', '?'), '; '.join(validation.error_messages)))
+            module.fail_json(msg='instances[%d] (%s): %s' % (index, item.get('name', '?'), '; '.join(_problems(validation))))
         params = validation.validated_parameters
         try:
             postmulti.check_name(params['name'])
@@ -424,7 +432,7 @@ def _plan_opendkim(module):
     from ansible_collections.mailrelay.smtp.plugins.module_utils import _dkim_host as dkim_host  # pylint: disable=import-outside-toplevel
     validated = ArgumentSpecValidator(dkim_host.signer_argument_spec()).validate(module.params['opendkim'])
     if validated.error_messages:
-        module.fail_json(msg='opendkim: %s' % '; '.join(validated.error_messages))
+        module.fail_json(msg='opendkim: %s' % '; '.join(_problems(validated)))
     params = validated.validated_parameters
     if params['keys'] is None:
         module.fail_json(msg='opendkim: keys is required')
